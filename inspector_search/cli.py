@@ -1,0 +1,301 @@
+"""The ``inspector-search`` command line. It sits on the archive façade and turns typed errors into
+one-line messages and non-zero exit codes; with no sub-command it starts the desktop app."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .core.archive import Archive, default_archive_folder
+from .core.errors import InspectorSearchError
+from .core.progress import Progress, ProgressEvent
+from .core.records import AddReport, ArchiveStatus, EquipmentHistory, PhotoRecord, SearchFilter, SearchRequest
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _crop_box(text: str) -> tuple[float, float, float, float]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"expected x0,y0,x1,y1 as fractions 0..1, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every sub-command and its help text."""
+    parser = argparse.ArgumentParser(
+        prog="inspector-search",
+        description="Find earlier inspection photos that look like a new one. Without a command, "
+                    "opens the desktop app.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--archive", type=Path, default=None, metavar="DIR",
+                        help="archive folder (default: $INSPECTOR_SEARCH_ARCHIVE or the user data folder)")
+    parser.add_argument("--model", type=Path, default=None, metavar="MANIFEST",
+                        help="model manifest (.json) to use instead of the bundled one")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    add = sub.add_parser("add", help="add photos from folders or files (incremental)",
+                         description="Add photos to the archive. Re-running skips unchanged files, follows "
+                                     "moved ones by content and marks vanished ones as deleted.")
+    add.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="folders (recursed) or image files")
+    add.add_argument("--metadata", type=Path, metavar="CSV",
+                     help="metadata CSV: a path column plus equipment_tag, equipment_name, equipment_type, "
+                          "site, area, inspected_on, inspector, notes")
+    add.add_argument("--layout", metavar="PATTERN",
+                     help='take metadata from folder names, e.g. "{site}/{equipment}/{date}"')
+    add.add_argument("--workers", type=int, default=None, help="decoding threads (default: CPU count, max 4)")
+    add.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    search = sub.add_parser("search", help="find archive photos similar to one or more images",
+                            description="Search the archive with each image; filters apply during the search.")
+    search.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    search.add_argument("--top-k", "-k", type=int, default=10, help="results per query (default 10)")
+    search.add_argument("--site", help="only photos of this site")
+    search.add_argument("--equipment", metavar="TAG", help="only photos of this equipment")
+    search.add_argument("--type", dest="equipment_type", help="only photos of this equipment type")
+    search.add_argument("--since", type=_iso_date, metavar="DATE", help="inspected on or after (YYYY-MM-DD)")
+    search.add_argument("--until", type=_iso_date, metavar="DATE", help="inspected on or before (YYYY-MM-DD)")
+    search.add_argument("--min-score", type=float, default=0.0, help="drop results below this similarity")
+    search.add_argument("--by-equipment", action="store_true", help="rank equipment by their best photo")
+    search.add_argument("--rotations", action="store_true",
+                        help="also match the query turned by 90, 180 and 270 degrees")
+    search.add_argument("--crop", type=_crop_box, metavar="X0,Y0,X1,Y1",
+                        help="search with this region of the query (fractions of width and height)")
+    search.add_argument("--json", action="store_true", help="one JSON object per query image per line")
+
+    history = sub.add_parser("history", help="an equipment's inspections and photos in date order")
+    history.add_argument("tag", help="equipment tag")
+    history.add_argument("--json", action="store_true", help="print JSON")
+
+    status = sub.add_parser("status", help="counts, model, index state and skipped files")
+    status.add_argument("--json", action="store_true", help="print JSON")
+
+    reindex = sub.add_parser("reindex", help="refit PCA on stored features and rebuild the index")
+    reindex.add_argument("--dim", type=int, default=None, help="PCA dimensions (default 256)")
+
+    sub.add_parser("gui", help="open the desktop app (the default without a command)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``inspector-search``; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="inspector-search: %(message)s")
+    folder = args.archive or default_archive_folder()
+    if args.command in (None, "gui"):
+        from .gui.app import run_app
+
+        return run_app(folder, model=args.model)
+    try:
+        with Archive.open(folder, model=args.model) as archive:
+            return COMMANDS[args.command](archive, args)
+    except InspectorSearchError as exc:
+        print(f"inspector-search: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("inspector-search: interrupted; finished batches are kept", file=sys.stderr)
+        return 130
+
+
+# -- add -------------------------------------------------------------------------------------------
+class TerminalProgress:
+    """A one-line progress bar on stderr when it is a terminal; silent otherwise."""
+
+    def __init__(self) -> None:
+        self.enabled = sys.stderr.isatty()
+        self.started = time.perf_counter()
+        self._last = 0.0
+
+    def __call__(self, event: ProgressEvent) -> None:
+        now = time.perf_counter()
+        if not self.enabled or (now - self._last < 0.1 and event.done < event.total):
+            return
+        self._last = now
+        if event.total:
+            rate = event.done / max(now - self.started, 1e-6)
+            filled = int(30 * event.done / event.total)
+            eta = (event.total - event.done) / rate if rate > 0 else 0
+            line = (f"{event.phase:9} [{'#' * filled}{'.' * (30 - filled)}] {event.done}/{event.total} "
+                    f"{rate:5.1f}/s eta {eta:4.0f}s")
+        else:
+            line = f"{event.phase}..."
+        sys.stderr.write("\r" + line.ljust(79))
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def cmd_add(archive: Archive, args: argparse.Namespace) -> int:
+    bar = TerminalProgress()
+    try:
+        report = archive.add(args.paths, metadata=args.metadata, layout=args.layout,
+                             progress=Progress(bar), workers=args.workers)
+    finally:
+        bar.finish()
+    if args.json:
+        print(json.dumps(_add_json(report), ensure_ascii=False))
+    else:
+        _print_add(report)
+    return 0
+
+
+def _add_json(report: AddReport) -> dict[str, Any]:
+    return {
+        "scanned": report.scanned, "added": report.added, "unchanged": report.unchanged, "moved": report.moved,
+        "copies": report.copies, "updated_metadata": report.updated_metadata, "removed": report.removed,
+        "skipped": [{"path": str(s.path), "reason": s.reason} for s in report.skipped],
+        "metadata_errors": list(report.metadata_errors), "cancelled": report.cancelled,
+        "seconds": round(report.seconds, 3),
+    }
+
+
+def _print_add(report: AddReport) -> None:
+    rate = report.added / report.seconds if report.seconds else 0.0
+    print(f"scanned {report.scanned} files: {report.added} added, {report.unchanged} unchanged, "
+          f"{report.moved} moved, {report.copies} copies, {report.removed} removed, "
+          f"{report.updated_metadata} metadata updates, {len(report.skipped)} skipped "
+          f"({report.seconds:.1f} s, {rate:.1f} photos/s)")
+    for item in report.skipped:
+        print(f"  skipped {item.path}: {item.reason}")
+    for problem in report.metadata_errors:
+        print(f"  metadata: {problem}")
+
+
+# -- search ----------------------------------------------------------------------------------------
+def cmd_search(archive: Archive, args: argparse.Namespace) -> int:
+    flt = SearchFilter(site=args.site, equipment_tag=args.equipment, equipment_type=args.equipment_type,
+                       since=args.since, until=args.until)
+    failures = 0
+    for image in args.images:
+        request = SearchRequest(image=image.absolute(), top_k=args.top_k, filter=flt, min_score=args.min_score,
+                                crop=args.crop, rotations=args.rotations)
+        try:
+            if args.by_equipment:
+                rows = [_result_json(h.rank, h.score, h.best) | {"match_count": h.match_count}
+                        for h in archive.search_by_equipment(request)]
+            else:
+                rows = [_result_json(h.rank, h.score, h.photo) for h in archive.search(request)]
+        except InspectorSearchError as exc:
+            failures += 1
+            print(f"inspector-search: error: {exc}", file=sys.stderr)
+            if args.json:
+                print(json.dumps({"query": str(image.absolute()), "error": str(exc), "results": []}))
+            continue
+        if args.json:
+            print(json.dumps({"query": str(image.absolute()), "results": rows}, ensure_ascii=False))
+        else:
+            _print_results(image, rows)
+    return EXIT_ERROR if failures else 0
+
+
+def _result_json(rank: int, score: float, photo: PhotoRecord) -> dict[str, Any]:
+    return {
+        "rank": rank, "score": round(score, 5), "image_id": photo.image_id, "path": str(photo.path),
+        "equipment_tag": photo.equipment_tag, "equipment_type": photo.equipment_type, "site": photo.site,
+        "inspected_on": photo.inspected_on.isoformat() if photo.inspected_on else None,
+        "inspector": photo.inspector, "notes": photo.notes,
+    }
+
+
+def _print_results(image: Path, rows: list[dict[str, Any]]) -> None:
+    print(f"{image}:")
+    if not rows:
+        print("  (no matches)")
+    for row in rows:
+        extra = f"  x{row['match_count']}" if "match_count" in row else ""
+        print(f"  {row['rank']:3}. {row['score']:.3f}  {row['equipment_tag'] or '-':14} {row['site'] or '-':12} "
+              f"{row['inspected_on'] or '-':10}  {row['path']}{extra}")
+
+
+# -- history and status ------------------------------------------------------------------------------
+def cmd_history(archive: Archive, args: argparse.Namespace) -> int:
+    history = archive.history(args.tag)
+    if args.json:
+        print(json.dumps(_history_json(history), ensure_ascii=False))
+        return 0
+    eq = history.equipment
+    print(f"{eq.tag}  {eq.name or ''}  type: {eq.type or '-'}  site: {eq.site or '-'}  area: {eq.area or '-'}  "
+          f"photos: {eq.photo_count}")
+    for inspection in history.inspections:
+        day = inspection.inspected_on.isoformat() if inspection.inspected_on else "undated"
+        print(f"  {day}  {inspection.inspector or '-'}  ({len(inspection.photos)} photos)")
+        if inspection.notes:
+            for line in inspection.notes.splitlines():
+                print(f"      {line}")
+        for photo in inspection.photos:
+            print(f"      {photo.path}")
+    return 0
+
+
+def _history_json(history: EquipmentHistory) -> dict[str, Any]:
+    eq = history.equipment
+    return {
+        "equipment": {"tag": eq.tag, "name": eq.name, "type": eq.type, "site": eq.site, "area": eq.area,
+                      "photo_count": eq.photo_count},
+        "inspections": [
+            {"inspected_on": i.inspected_on.isoformat() if i.inspected_on else None, "inspector": i.inspector,
+             "notes": i.notes, "photos": [{"image_id": p.image_id, "path": str(p.path)} for p in i.photos]}
+            for i in history.inspections],
+    }
+
+
+def cmd_status(archive: Archive, args: argparse.Namespace) -> int:
+    status = archive.status()
+    if args.json:
+        print(json.dumps(_status_json(status), ensure_ascii=False))
+        return 0
+    print(f"archive:     {status.folder}")
+    print(f"photos:      {status.photos} ({status.files} files, {status.deleted} deleted)")
+    print(f"metadata:    {status.sites} sites, {status.equipment} equipment, {status.inspections} inspections")
+    print(f"model:       {status.model_id} ({status.feature_dim}-d features)")
+    print(f"projection:  {status.projection}")
+    print(f"index:       {status.indexed} vectors of {status.vector_dim} dims, {status.index_state}")
+    print(f"skipped:     {len(status.skipped)} files")
+    for item in status.skipped:
+        print(f"  {item.path}: {item.reason}")
+    return 0
+
+
+def _status_json(status: ArchiveStatus) -> dict[str, Any]:
+    return {
+        "archive": str(status.folder), "photos": status.photos, "files": status.files, "deleted": status.deleted,
+        "sites": status.sites, "equipment": status.equipment, "inspections": status.inspections,
+        "model": status.model_id, "feature_dim": status.feature_dim, "projection": status.projection,
+        "vector_dim": status.vector_dim, "index": {"state": status.index_state, "count": status.indexed},
+        "schema_version": status.schema_version,
+        "skipped": [{"path": str(s.path), "reason": s.reason, "seen_at": s.seen_at} for s in status.skipped],
+    }
+
+
+def cmd_reindex(archive: Archive, args: argparse.Namespace) -> int:
+    archive.reindex(dim=args.dim)
+    status = archive.status()
+    print(f"reindexed {status.indexed} photos: {status.projection}")
+    return 0
+
+
+COMMANDS = {"add": cmd_add, "search": cmd_search, "history": cmd_history, "status": cmd_status,
+            "reindex": cmd_reindex}

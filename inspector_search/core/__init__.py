@@ -1,0 +1,1 @@
+"""The headless core of Inspector Search. Nothing in this package imports Qt."""

@@ -1,0 +1,296 @@
+"""The archive façade: the one entry point of the CLI and the GUI into the core.
+
+An archive is a folder holding the catalog (SQLite), the PCA projection and the vector index
+(see ``docs/architecture.md``). The model loads lazily; searching and reading are safe from worker
+threads while another thread or process adds photos.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import threading
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from types import MappingProxyType
+
+import numpy as np
+import platformdirs
+
+from . import imaging
+from .atomic import atomic_write_bytes
+from .catalog import Catalog
+from .errors import QueryError
+from .extractor import FeatureExtractor, default_model_manifest
+from .ingest import add_photos, read_source
+from .locking import WriterLock
+from .progress import Progress
+from .records import (
+    AddReport,
+    ArchiveStatus,
+    EquipmentHistory,
+    EquipmentHit,
+    EquipmentRecord,
+    ImportPreview,
+    InspectionRecord,
+    PhotoRecord,
+    PreviewRow,
+    SearchHit,
+    SearchRequest,
+    SkippedFile,
+)
+from .vector_store import ProjectionPolicy, VectorStore
+
+CATALOG_FILE = "catalog.sqlite"
+THUMBNAIL_DIR = "thumbnails"
+ARCHIVE_ENV = "INSPECTOR_SEARCH_ARCHIVE"
+
+
+def default_archive_folder() -> Path:
+    """The archive used when none is named: ``$INSPECTOR_SEARCH_ARCHIVE`` or the user data folder."""
+    env = os.environ.get(ARCHIVE_ENV)
+    if env:
+        return Path(env)
+    return platformdirs.user_data_path("InspectorSearch", appauthor=False) / "archive"
+
+
+class Archive:
+    """An opened archive folder. Use :meth:`open`; close it (or use ``with``) when done."""
+
+    def __init__(self, folder: Path, extractor: FeatureExtractor, catalog: Catalog,
+                 policy: ProjectionPolicy | None = None) -> None:
+        self.folder = folder
+        self.extractor = extractor
+        self.catalog = catalog
+        self.store = VectorStore(folder, catalog, extractor.model_id, extractor.dim, policy)
+        self._writer = WriterLock(folder / "lock")
+        self._write_guard = threading.Lock()
+
+    @classmethod
+    def open(cls, folder: Path | str, *, model: Path | None = None, threads: int | None = None,
+             policy: ProjectionPolicy | None = None) -> Archive:
+        """Open (creating if needed) the archive in ``folder`` with the given or the bundled model."""
+        folder = Path(folder)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise QueryError(f"{folder}: cannot create the archive folder ({exc.strerror})") from exc
+        extractor = FeatureExtractor(model or default_model_manifest(), threads=threads)
+        catalog = Catalog(folder / CATALOG_FILE)
+        return cls(folder, extractor, catalog, policy)
+
+    def close(self) -> None:
+        """Release the catalog's connections."""
+        self.catalog.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def warm_up(self) -> None:
+        """Load the model and the index now, so the first search does not wait (call from a worker)."""
+        self.extractor.load()
+        self.store.load()
+
+    # -- writing ------------------------------------------------------------------------------------
+    def add(self, paths: Sequence[Path | str], *, metadata: Path | None = None, layout: str | None = None,
+            progress: Progress | None = None, workers: int | None = None) -> AddReport:
+        """Add or update photos from folders/files; see :mod:`inspector_search.core.ingest`."""
+        source = read_source([Path(p) for p in paths], metadata, layout)
+        with self._write_guard, self._writer:
+            self.extractor.load()
+            self.store.load()
+            return add_photos(self.catalog, self.store, self.extractor, source, progress, workers)
+
+    def reindex(self, dim: int | None = None, progress: Progress | None = None) -> None:
+        """Refit PCA on all stored features (``dim`` components) and rebuild the index from the catalog."""
+        with self._write_guard, self._writer:
+            self.store.load()
+            if progress is not None:
+                progress.report(0, 1, "reindexing")
+            self.store.maybe_refit(force=True, dim=dim)
+            self.store.save()
+            if progress is not None:
+                progress.report(1, 1, "reindexing")
+
+    def refresh(self) -> bool:
+        """Pick up photos another process (or thread) committed since; True if the index changed."""
+        if not self.store.ready:
+            return False
+        return self.store.sync()
+
+    # -- searching ----------------------------------------------------------------------------------
+    def embed_query(self, request: SearchRequest) -> np.ndarray:
+        """The raw feature vectors of a query photo (one, or four with ``rotations``)."""
+        spec = self.extractor.spec
+        min_side = min(spec.input_size)
+        if request.crop is not None:
+            x0, y0, x1, y1 = request.crop
+            min_side = int(min_side / max(min(x1 - x0, y1 - y0), 0.05))
+        source = io.BytesIO(request.image) if isinstance(request.image, bytes) else Path(request.image)
+        image, _info = imaging.open_image(source, min_side=min_side)
+        if request.crop is not None:
+            image = imaging.crop_relative(image, request.crop)
+        turns = range(4) if request.rotations else range(1)
+        batch = np.stack([imaging.preprocess(imaging.rotate(image, t), spec) for t in turns])
+        return self.extractor.embed(batch)
+
+    def search(self, request: SearchRequest) -> list[SearchHit]:
+        """Archive photos most like the query photo, best first, filtered during the search."""
+        scored = self._ranked(request, request.top_k)
+        return self._hits(scored[: request.top_k])
+
+    def search_by_equipment(self, request: SearchRequest) -> list[EquipmentHit]:
+        """Equipment ranked by their best-matching photo (``top_k`` equipment)."""
+        scored = self._ranked(request, max(request.top_k * 20, 200))
+        return self.group_by_equipment(self._hits(scored))[: request.top_k]
+
+    def _ranked(self, request: SearchRequest, k: int) -> list[tuple[int, float]]:
+        if request.top_k < 1:
+            raise QueryError("top-k must be at least 1")
+        self.store.load()
+        self.refresh()
+        allowed = None if request.filter.is_empty() else self.catalog.filtered_image_ids(request.filter)
+        if allowed is not None and len(allowed) == 0:
+            return []
+        vectors = self.store.project(self.embed_query(request))
+        best: dict[int, float] = {}
+        for row in self.store.query(vectors, k, allowed=allowed):
+            for image_id, score in row:
+                if score > best.get(image_id, -2.0):
+                    best[image_id] = score
+        ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))
+        return [(i, s) for i, s in ranked if s >= request.min_score][:k]
+
+    def _hits(self, scored: list[tuple[int, float]]) -> list[SearchHit]:
+        rows = self.catalog.photo_rows([i for i, _ in scored])
+        hits = []
+        for image_id, score in scored:
+            if image_id in rows and rows[image_id][-1] is not None:
+                hits.append(SearchHit(len(hits) + 1, float(score), _photo(rows[image_id])))
+        return hits
+
+    @staticmethod
+    def group_by_equipment(hits: Sequence[SearchHit]) -> list[EquipmentHit]:
+        """Collapse ranked hits to one per equipment (best photo + number of matching photos).
+        Photos without equipment each stay their own group."""
+        groups: dict[object, list[SearchHit]] = {}
+        for hit in hits:
+            key = hit.photo.equipment_tag or ("photo", hit.photo.image_id)
+            groups.setdefault(key, []).append(hit)
+        ordered = sorted(groups.values(), key=lambda g: (-g[0].score, g[0].rank))
+        return [EquipmentHit(n + 1, g[0].score, g[0].photo, len(g)) for n, g in enumerate(ordered)]
+
+    # -- reading -----------------------------------------------------------------------------------
+    def photo(self, image_id: int) -> PhotoRecord:
+        """One archive photo with its metadata."""
+        rows = self.catalog.photo_rows([image_id])
+        if image_id not in rows:
+            raise QueryError(f"no photo with id {image_id} in this archive")
+        return _photo(rows[image_id])
+
+    def history(self, tag: str) -> EquipmentHistory:
+        """An equipment's inspections in date order, each with its photos and notes."""
+        rows = self.catalog.equipment_rows(tag=tag)
+        if not rows:
+            raise QueryError(f"no equipment tagged {tag!r} in this archive")
+        equipment_id, record = rows[0][0], _equipment(rows[0])
+        inspections: dict[int | None, list[tuple]] = {}
+        for row in self.catalog.equipment_photo_rows(equipment_id):
+            if row[-2] is not None:
+                inspections.setdefault(row[-1], []).append(row[:-1])
+        result = []
+        for inspection_id, photo_rows in inspections.items():
+            photos = tuple(_photo(r) for r in photo_rows)
+            first = photos[0]
+            notes = photo_rows[0][13] if inspection_id is not None else None
+            result.append(InspectionRecord(inspection_id, first.inspected_on, first.inspector, notes, photos))
+        result.sort(key=lambda r: (r.inspected_on is None, r.inspected_on or date.min))
+        return EquipmentHistory(record, tuple(result))
+
+    def sites(self) -> list[str]:
+        """Site names, sorted."""
+        return self.catalog.distinct("SELECT name FROM sites ORDER BY name")
+
+    def equipment_types(self) -> list[str]:
+        """Equipment types in use, sorted."""
+        return self.catalog.distinct("SELECT DISTINCT type FROM equipment ORDER BY type")
+
+    def equipment(self, site: str | None = None) -> list[EquipmentRecord]:
+        """Equipment (of one site, or all) with photo counts, by site then tag."""
+        return [_equipment(r) for r in self.catalog.equipment_rows(site=site)]
+
+    def skipped(self) -> list[SkippedFile]:
+        """Files that could not be indexed, with reasons."""
+        return [SkippedFile(Path(p), r, s) for p, r, s in self.catalog.skipped()]
+
+    def status(self) -> ArchiveStatus:
+        """Counts, model, projection and index state, and skipped files."""
+        self.store.load()
+        self.refresh()
+        counts = self.catalog.counts()
+        projection, vector_dim, index_state, indexed = self.store.describe()
+        return ArchiveStatus(
+            folder=self.folder, photos=counts["photos"], files=counts["files"], deleted=counts["deleted"],
+            equipment=counts["equipment"], sites=counts["sites"], inspections=counts["inspections"],
+            model_id=self.extractor.model_id, feature_dim=self.extractor.dim, projection=projection,
+            vector_dim=vector_dim, index_state=index_state, indexed=indexed, skipped=tuple(self.skipped()),
+            schema_version=self.catalog.schema_version)
+
+    def thumbnail(self, image_id: int, size: int = 256) -> Path:
+        """A JPEG thumbnail of an archive photo, cached under ``thumbnails/`` (safe from any thread)."""
+        row = self.catalog.conn.execute(
+            "SELECT i.content_hash, (SELECT path FROM files WHERE image_id = i.id AND deleted = 0 LIMIT 1) "
+            "FROM images i WHERE i.id = ?", (image_id,)).fetchone()
+        if row is None or row[1] is None:
+            raise QueryError(f"no photo with id {image_id} in this archive")
+        target = self.folder / THUMBNAIL_DIR / str(size) / row[0][:2] / f"{row[0]}.jpg"
+        if target.exists() and target.stat().st_size > 0:
+            return target
+        image = imaging.thumbnail(Path(row[1]), size)
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=85)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(target, buffer.getvalue())
+        return target
+
+
+def _photo(row: tuple) -> PhotoRecord:
+    (image_id, width, height, taken_at, notes, extra, tag, name, type_, site, area,
+     inspected_on, inspector, inspection_notes, path) = row[:15]
+    return PhotoRecord(
+        image_id=image_id, path=Path(path) if path else Path(), equipment_tag=tag, equipment_name=name,
+        equipment_type=type_, site=site, area=area,
+        inspected_on=date.fromisoformat(inspected_on) if inspected_on else None, inspector=inspector,
+        notes=notes or inspection_notes, width=width, height=height, taken_at=taken_at,
+        extra=MappingProxyType(json.loads(extra)) if extra else MappingProxyType({}))
+
+
+def _equipment(row: tuple) -> EquipmentRecord:
+    _id, tag, name, type_, site, area, count = row
+    return EquipmentRecord(tag, name, type_, site, area, count)
+
+
+def preview_import(paths: Sequence[Path | str], metadata: Path | None = None, layout: str | None = None,
+                   limit: int = 20) -> ImportPreview:
+    """What ``add`` would import from these folders, with the metadata each photo would get; writes
+    nothing. Raises the same errors as ``add`` for a bad CSV file or layout pattern."""
+    source = read_source([Path(p) for p in paths], metadata, layout)
+    rows: list[PreviewRow] = []
+    count = matched = 0
+    for path in imaging.iter_image_files(source.roots):
+        count += 1
+        meta = source.metadata_for(path)
+        matched += meta is not None
+        if len(rows) < limit:
+            fields = {} if meta is None else {
+                "equipment_tag": meta.equipment_tag, "equipment_type": meta.equipment_type, "site": meta.site,
+                "inspected_on": meta.inspected_on.isoformat() if meta.inspected_on else None,
+                "inspector": meta.inspector, "notes": meta.notes}
+            rows.append(PreviewRow(path, MappingProxyType(fields)))
+    csv_rows = source.table.row_count if source.table is not None else 0
+    return ImportPreview(count, tuple(rows), csv_rows, tuple(source.metadata_problems()), matched)

@@ -1,0 +1,534 @@
+"""Decoding, orientation and preprocessing of inspection photos.
+
+Every image the app reads goes through :func:`open_image`, which turns any supported file (or bytes
+from the clipboard) into an RGB ``PIL.Image`` with its EXIF orientation applied, decoded no larger
+than needed, and which turns every failure into an :class:`ImageError` with a short reason. The
+model input is built by :func:`preprocess` from a :class:`PreprocessSpec` (read from the model
+manifest). :func:`iter_image_files` expands the folders a user drops into the image files in them.
+"""
+
+from __future__ import annotations
+
+import errno
+import functools
+import io
+import math
+import os
+import re
+import stat
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from .errors import ImageError, QueryError
+
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".bmp", ".webp"}
+)
+
+MAX_PIXELS = 200_000_000
+"""Images with more pixels than this are refused before decoding (decompression-bomb guard)."""
+
+RESIZE_POLICIES: frozenset[str] = frozenset({"squash", "shorter_center_crop", "letterbox"})
+
+MEMORY_NAME = "<memory>"
+
+_EXIF_IFD = 0x8769
+_TAG_ORIENTATION = 0x0112
+_TAG_DATETIME = 0x0132
+_TAG_DATETIME_ORIGINAL = 0x9003
+_EXIF_DATE = re.compile(r"\s*(\d{4})[:\-/](\d{2})[:\-/](\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?")
+
+# EXIF orientation -> the transpose that shows the photo upright (same table as ImageOps.exif_transpose).
+_ORIENTATION_FIX = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_QUARTER_TURNS = {1: Image.Transpose.ROTATE_90, 2: Image.Transpose.ROTATE_180, 3: Image.Transpose.ROTATE_270}
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+# Formats whose decoding runs an external program (Ghostscript): never run it on an untrusted file.
+_EXTERNAL_DECODERS = frozenset({"EPS"})
+_OS_REASONS = {
+    errno.ENOENT: "file not found",
+    errno.ENOTDIR: "file not found",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EISDIR: "is a folder",
+    errno.ELOOP: "too deep symlink / loop",
+    errno.ENAMETOOLONG: "file name too long",
+    errno.EIO: "read error (I/O)",
+}
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """Facts about the original file: size as displayed (after EXIF orientation), format, capture time.
+
+    ``exif_datetime`` is the camera's local time (naive), from DateTimeOriginal or else DateTime.
+    """
+
+    width: int
+    height: int
+    format: str
+    exif_datetime: datetime | None
+
+
+@dataclass(frozen=True)
+class PreprocessSpec:
+    """How a model wants its input: ``input_size`` is (H, W); pixels become ``(p * scale - mean) / std``.
+
+    ``resize`` is ``"squash"`` (whole image stretched to the input size), ``"shorter_center_crop"``
+    (shorter side to the target, centre crop) or ``"letterbox"`` (fit inside, pad with the mean).
+    """
+
+    input_size: tuple[int, int]
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    resize: str = "squash"
+    scale: float = 1 / 255
+
+    def __post_init__(self) -> None:
+        if self.resize not in RESIZE_POLICIES:
+            raise ValueError(f"unknown resize policy {self.resize!r}; expected one of {sorted(RESIZE_POLICIES)}")
+        if len(self.input_size) != 2 or min(self.input_size) < 1:
+            raise ValueError(f"input_size must be two positive integers (H, W), got {self.input_size!r}")
+        if len(self.mean) != 3 or len(self.std) != 3 or any(s == 0 for s in self.std):
+            raise ValueError("mean and std must have three values each, std non-zero")
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def open_image(source: Path | str | bytes | BinaryIO, min_side: int = 0) -> tuple[Image.Image, ImageInfo]:
+    """Decode a photo into an upright RGB image and tell what the original file is.
+
+    ``source`` is a path, encoded bytes (clipboard) or a binary stream. With ``min_side`` > 0 the image
+    is decoded at reduced size (JPEG DCT scaling, then integer ``reduce``) while its shorter side stays
+    >= ``min_side``; this keeps opening big camera files cheap when only a model input or a thumbnail
+    is needed. The format is detected from the content, never from the file name; animated and
+    multi-page files give their first frame. Every failure is an :class:`ImageError` with a short reason.
+    """
+    if min_side < 0:
+        raise ValueError(f"min_side must be >= 0, got {min_side}")
+    name, fp, owned = _open_source(source)
+    try:
+        with _quiet_bomb_warning():
+            return _decode(fp, name, min_side)
+    finally:
+        if owned:
+            fp.close()
+
+
+def thumbnail(source: Path | str | bytes | BinaryIO, max_side: int) -> Image.Image:
+    """Return an upright RGB image fitting in ``max_side`` x ``max_side``, decoded cheaply (for the GUI)."""
+    if max_side < 1:
+        raise ValueError(f"max_side must be >= 1, got {max_side}")
+    image, _ = open_image(source, min_side=max_side)
+    image.thumbnail((max_side, max_side), reducing_gap=2.0)
+    return image
+
+
+def _open_source(source: Path | str | bytes | BinaryIO) -> tuple[str, BinaryIO, bool]:
+    """Give (name for errors, readable stream, whether we must close it); refuse what is not a file."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        if len(source) == 0:
+            raise ImageError(MEMORY_NAME, "empty file")
+        return MEMORY_NAME, io.BytesIO(source), False
+    if not isinstance(source, str | os.PathLike):
+        if _stream_is_empty(source):
+            raise ImageError(MEMORY_NAME, "empty file")
+        return MEMORY_NAME, source, False
+    path = Path(source)
+    try:
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise ImageError(path, "is a folder")
+        if not stat.S_ISREG(info.st_mode):
+            raise ImageError(path, "not a regular file")
+        if info.st_size == 0:
+            raise ImageError(path, "empty file")
+        return str(path), open(path, "rb"), True  # noqa: SIM115 - closed by open_image
+    except OSError as exc:
+        raise ImageError(path, _os_reason(path, exc)) from exc
+
+
+def _stream_is_empty(fp: BinaryIO) -> bool:
+    """True when a seekable stream holds no bytes from its current position on."""
+    try:
+        here = fp.tell()
+        end = fp.seek(0, os.SEEK_END)
+        fp.seek(here)
+    except (OSError, AttributeError, ValueError):
+        return False
+    return end <= here
+
+
+def _decode(fp: BinaryIO, name: str, min_side: int) -> tuple[Image.Image, ImageInfo]:
+    """Identify, check the size, decode (reduced) and normalise to upright RGB."""
+    img = _identify(fp, name)
+    fmt = img.format or "unknown"
+    width, height = img.size
+    try:
+        if min_side and fmt in ("JPEG", "MPO"):
+            _draft_jpeg(img, min_side)
+        img.load()
+        taken_at, orientation = _exif_facts(img)
+        img = _working_mode(img)
+        if min_side and (factor := min(img.size) // min_side) >= 2:
+            img = img.reduce(factor)
+    except Exception as exc:  # any decoder failure on a hostile or damaged file is a file problem
+        raise ImageError(name, _decode_reason(exc)) from exc
+    try:
+        img = _to_rgb(img)
+    except ValueError as exc:
+        raise ImageError(name, f"unsupported colour mode ({img.mode})") from exc
+    if orientation in _ORIENTATION_FIX:
+        img = img.transpose(_ORIENTATION_FIX[orientation])
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return img, ImageInfo(width=width, height=height, format=fmt, exif_datetime=taken_at)
+
+
+def _identify(fp: BinaryIO, name: str) -> ImageFile.ImageFile:
+    """Read only the header: recognise the format and refuse oversize images before any decoding."""
+    try:
+        img = Image.open(fp, formats=_decodable_formats())
+    except Image.DecompressionBombError as exc:
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise ImageError(name, _too_large_reason(int(found.group(1)) if found else None)) from exc
+    except UnidentifiedImageError as exc:
+        raise ImageError(name, "not an image (unrecognised format)") from exc
+    except Exception as exc:  # a plugin choking on a damaged header
+        raise ImageError(name, _decode_reason(exc)) from exc
+    width, height = img.size
+    if width < 1 or height < 1:
+        raise ImageError(name, "truncated or corrupt image data")
+    if width * height > _pixel_limit():
+        raise ImageError(name, _too_large_reason(width * height))
+    return img
+
+
+@functools.cache
+def _decodable_formats() -> tuple[str, ...]:
+    """Every format Pillow can read, in its own detection order, minus those that run external programs."""
+    Image.init()
+    return tuple(fmt for fmt in Image.ID if fmt not in _EXTERNAL_DECODERS)
+
+
+def _pixel_limit() -> int:
+    """Our limit, or Pillow's hard limit if that is lower (it refuses those files before we see them)."""
+    pil_limit = Image.MAX_IMAGE_PIXELS
+    return MAX_PIXELS if pil_limit is None else min(MAX_PIXELS, 2 * pil_limit)
+
+
+def _too_large_reason(pixels: int | None) -> str:
+    limit = f"limit {_pixel_limit() / 1e6:.3g}"
+    if pixels is None:
+        return f"image too large ({limit} megapixels)"
+    return f"image too large ({pixels / 1e6:.3g} megapixels, {limit})"
+
+
+@contextmanager
+def _quiet_bomb_warning() -> Iterator[None]:
+    """Silence Pillow's DecompressionBombWarning: we check the size ourselves, against MAX_PIXELS.
+
+    The global ``Image.MAX_IMAGE_PIXELS`` is left alone so that other code keeps Pillow's default.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
+
+
+def _draft_jpeg(img: ImageFile.ImageFile, min_side: int) -> None:
+    """Ask libjpeg for the largest 1/2, 1/4 or 1/8 scaling that keeps the shorter side >= min_side."""
+    width, height = img.size
+    shorter = min(width, height)
+    for scale in (8, 4, 2):
+        if -(-shorter // scale) >= min_side:
+            # draft() picks the largest power of two <= min(width // w, height // h): exactly `scale` here.
+            img.draft("RGB", (width // scale, height // scale))
+            return
+
+
+def _decode_reason(exc: BaseException) -> str:
+    """A short reason for a decoder failure."""
+    if isinstance(exc, Image.DecompressionBombError):
+        return _too_large_reason(None)
+    if isinstance(exc, MemoryError):
+        return "not enough memory to decode image"
+    if isinstance(exc, OSError) and exc.errno in _OS_REASONS:
+        return _OS_REASONS[exc.errno]
+    return "truncated or corrupt image data"
+
+
+def _os_reason(path: Path, exc: OSError) -> str:
+    """A short reason for a file-system error on ``path``."""
+    if exc.errno == errno.ENOENT and os.path.islink(path):
+        return "broken symlink"
+    reason = _OS_REASONS.get(exc.errno) if exc.errno is not None else None
+    return reason or f"cannot read ({exc.strerror or type(exc).__name__})"
+
+
+def _exif_facts(img: Image.Image) -> tuple[datetime | None, int]:
+    """(capture time, EXIF orientation 1..8); a damaged EXIF block gives (None, 1), not an error."""
+    try:
+        exif = img.getexif()
+        orientation = exif.get(_TAG_ORIENTATION, 1)
+        candidates = (
+            exif.get_ifd(_EXIF_IFD).get(_TAG_DATETIME_ORIGINAL),
+            exif.get(_TAG_DATETIME_ORIGINAL),
+            exif.get(_TAG_DATETIME),
+        )
+    except Exception:  # Pillow raises many kinds of errors on malformed EXIF; the photo is still fine
+        return None, 1
+    if not isinstance(orientation, int) or not 1 <= orientation <= 8:
+        orientation = 1
+    taken_at = next((dt for dt in map(_parse_exif_datetime, candidates) if dt is not None), None)
+    return taken_at, orientation
+
+
+def _parse_exif_datetime(value: object) -> datetime | None:
+    """Parse an EXIF date like ``"2021:03:04 05:06:07"`` (NUL padded, ``-`` or ``T`` tolerated); else None."""
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if not isinstance(value, str):
+        return None
+    found = _EXIF_DATE.match(value.strip("\x00 "))
+    if found is None:
+        return None
+    try:
+        return datetime(*(int(part or 0) for part in found.groups()))
+    except ValueError:  # "0000:00:00 00:00:00", month 13...
+        return None
+
+
+def _working_mode(img: Image.Image) -> Image.Image:
+    """Convert the modes that ``Image.reduce`` cannot handle, keeping transparency for later."""
+    mode = img.mode
+    if mode.startswith("I;16"):
+        return img.convert("I")
+    if "transparency" in img.info and mode in ("1", "L", "P", "RGB"):
+        return img.convert("RGBA")
+    if mode == "PA":
+        return img.convert("RGBA")
+    if mode == "P":
+        return img.convert("RGB")
+    if mode == "1":
+        return img.convert("L")
+    return img
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Make any decoded mode RGB: alpha composited on white, high bit depth stretched to 8 bits."""
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        return _stretch_to_8bit(img).convert("RGB")
+    if mode in _ALPHA_MODES or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img.convert("RGB")  # L, CMYK (Pillow undoes Adobe's inversion), YCbCr, ...
+
+
+def _stretch_to_8bit(img: Image.Image) -> Image.Image:
+    """Map a 16/32-bit or float greyscale image to 8 bits by its actual value range (no clipping)."""
+    values = np.asarray(img).astype(np.float32)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return Image.new("L", img.size, 0)
+    low, high = float(finite.min()), float(finite.max())
+    if high <= low:
+        return Image.new("L", img.size, int(np.clip(low, 0, 255)))
+    scaled = (values - low) * np.float32(255.0 / (high - low)) + np.float32(0.5)
+    scaled = np.nan_to_num(scaled, nan=0.0, posinf=255.0, neginf=0.0)
+    return Image.fromarray(np.clip(scaled, 0, 255).astype(np.uint8))
+
+
+# --------------------------------------------------------------------------- model input
+
+
+def preprocess(image: Image.Image, spec: PreprocessSpec) -> np.ndarray:
+    """Turn an image into the model's input: float32 (3, H, W), RGB, ``(pixel * scale - mean) / std``."""
+    if image.mode != "RGB":
+        image = _to_rgb(image)
+    resized = _resize_for_model(image, spec)
+    pixels = np.asarray(resized)  # (H, W, 3) uint8, no copy
+    std = np.asarray(spec.std, dtype=np.float32)
+    gain = (np.float32(spec.scale) / std).reshape(3, 1, 1)
+    offset = (-np.asarray(spec.mean, dtype=np.float32) / std).reshape(3, 1, 1)
+    out = np.empty((3, *pixels.shape[:2]), dtype=np.float32)
+    np.multiply(pixels.transpose(2, 0, 1), gain, out=out)
+    out += offset
+    return out
+
+
+def _resize_for_model(image: Image.Image, spec: PreprocessSpec) -> Image.Image:
+    """Apply the spec's resize policy, giving an RGB image of exactly (W, H) = input_size reversed."""
+    target_h, target_w = spec.input_size
+    width, height = image.size
+    bilinear = Image.Resampling.BILINEAR
+    if spec.resize == "squash":
+        if (width, height) == (target_w, target_h):
+            return image
+        return image.resize((target_w, target_h), bilinear, reducing_gap=2.0)
+    if spec.resize == "shorter_center_crop":
+        crop_w = min(float(width), height * target_w / target_h)
+        crop_h = min(float(height), width * target_h / target_w)
+        left, top = (width - crop_w) / 2, (height - crop_h) / 2
+        box = (left, top, left + crop_w, top + crop_h)
+        return image.resize((target_w, target_h), bilinear, box=box, reducing_gap=2.0)
+    # letterbox
+    ratio = min(target_w / width, target_h / height)
+    fit_w, fit_h = max(1, round(width * ratio)), max(1, round(height * ratio))
+    fitted = image.resize((fit_w, fit_h), bilinear, reducing_gap=2.0)
+    pad = tuple(int(np.clip(round(m / spec.scale), 0, 255)) for m in spec.mean)
+    canvas = Image.new("RGB", (target_w, target_h), pad)
+    canvas.paste(fitted, ((target_w - fit_w) // 2, (target_h - fit_h) // 2))
+    return canvas
+
+
+# --------------------------------------------------------------------------- query edits
+
+
+def rotate(image: Image.Image, quarter_turns: int) -> Image.Image:
+    """Return a copy turned counter-clockwise by ``quarter_turns`` x 90 degrees (any integer, modulo 4).
+
+    Used to search with a query photo taken sideways or upside down.
+    """
+    turns = quarter_turns % 4
+    if turns == 0:
+        return image.copy()
+    return image.transpose(_QUARTER_TURNS[turns])
+
+
+def crop_relative(image: Image.Image, box: tuple[float, float, float, float]) -> Image.Image:
+    """Crop a region given as fractions ``(x0, y0, x1, y1)`` of the width and height (the GUI's selection).
+
+    Fractions must satisfy ``0 <= x0 < x1 <= 1`` and ``0 <= y0 < y1 <= 1`` (a float overshoot below 1e-6
+    is clamped); otherwise :class:`QueryError`. The result is at least one pixel in each direction.
+    """
+    try:
+        x0, y0, x1, y1 = (float(v) for v in box)
+    except (TypeError, ValueError) as exc:
+        raise QueryError(f"crop box must be four numbers (x0, y0, x1, y1), got {box!r}") from exc
+    fractions = [_clamp_fraction(v, box) for v in (x0, y0, x1, y1)]
+    x0, y0, x1, y1 = fractions
+    if not (x0 < x1 and y0 < y1):
+        raise QueryError(f"crop box {tuple(box)!r} is empty or inverted; expected x0 < x1 and y0 < y1")
+    width, height = image.size
+    left, top = min(math.floor(x0 * width), width - 1), min(math.floor(y0 * height), height - 1)
+    right = max(left + 1, min(width, math.ceil(x1 * width)))
+    bottom = max(top + 1, min(height, math.ceil(y1 * height)))
+    with _quiet_bomb_warning():
+        return image.crop((left, top, right, bottom))
+
+
+def _clamp_fraction(value: float, box: object, tolerance: float = 1e-6) -> float:
+    if not -tolerance <= value <= 1 + tolerance:  # also refuses NaN
+        raise QueryError(f"crop box {box!r} must lie within 0..1 (fractions of the image size)")
+    return min(max(value, 0.0), 1.0)
+
+
+# --------------------------------------------------------------------------- finding files
+
+
+def iter_image_files(paths: Iterable[Path], on_error: Callable[[Path, str], None] | None = None) -> Iterator[Path]:
+    """Expand the files and folders a user gave into image files, in a deterministic order.
+
+    Folders are walked recursively (entries sorted by name) and give the files whose suffix is in
+    :data:`SUPPORTED_EXTENSIONS`; files named explicitly are yielded whatever their suffix. Hidden
+    entries (name starting with ``.``) are skipped inside folders. Symlinks are followed; a folder
+    already walked (symlink loop or duplicate) is not walked again. Broken symlinks, unreadable folders
+    and the like go to ``on_error(path, reason)`` and the walk goes on. Paths are absolute but not
+    resolved, so a symlinked path stays as the user sees it.
+    """
+    report = on_error if on_error is not None else _ignore
+    if isinstance(paths, str | os.PathLike):
+        paths = [Path(paths)]
+    walked: set[str] = set()
+    yielded: set[Path] = set()
+    for raw in paths:
+        path = Path(raw).absolute()
+        try:
+            mode = os.stat(path).st_mode
+        except OSError as exc:
+            report(path, _os_reason(path, exc))
+            continue
+        if stat.S_ISDIR(mode):
+            found: Iterable[Path] = _walk(path, walked, report)
+        elif stat.S_ISREG(mode):
+            found = (path,)
+        else:
+            report(path, "not a regular file")
+            continue
+        for file in found:
+            if file not in yielded:  # a file named and also inside a named folder comes once
+                yielded.add(file)
+                yield file
+
+
+def _ignore(path: Path, reason: str) -> None:
+    """Default error sink of :func:`iter_image_files`."""
+
+
+def _walk(root: Path, walked: set[str], report: Callable[[Path, str], None]) -> Iterator[Path]:
+    """Depth-first walk with an explicit stack (no recursion limit), sorted, loop-safe."""
+    if not _first_visit(root, walked, report):
+        return
+    stack = [iter(_sorted_entries(root, report))]
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+            continue
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        try:
+            if entry.is_dir():
+                if _first_visit(path, walked, report):
+                    stack.append(iter(_sorted_entries(path, report)))
+            elif entry.is_file():
+                if path.suffix.lower() in SUPPORTED_EXTENSIONS:
+                    yield path
+            elif entry.is_symlink():
+                report(path, "broken symlink")
+        except OSError as exc:
+            report(path, _os_reason(path, exc))
+
+
+def _first_visit(folder: Path, walked: set[str], report: Callable[[Path, str], None]) -> bool:
+    """Record a folder by its real path; False (and, for a symlink, a report) if it was walked already."""
+    key = os.path.normcase(os.path.realpath(folder))
+    if key in walked:
+        if folder.is_symlink():
+            report(folder, "symlink loop or duplicate folder (already scanned)")
+        return False
+    walked.add(key)
+    return True
+
+
+def _sorted_entries(folder: Path, report: Callable[[Path, str], None]) -> list[os.DirEntry[str]]:
+    """The folder's entries sorted by name; an unreadable folder is reported and gives none."""
+    try:
+        with os.scandir(folder) as entries:
+            found = list(entries)
+    except OSError as exc:
+        report(folder, _os_reason(folder, exc))
+        return []
+    found.sort(key=lambda entry: entry.name)
+    return found

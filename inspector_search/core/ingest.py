@@ -1,0 +1,374 @@
+"""Adding photos to an archive: scan, hash, decode, embed, store, index — incremental and resumable.
+
+Decoding runs on a thread pool with bounded look-ahead while the model runs on batches in the
+consumer; each batch is committed in one transaction, so a run that is killed or cancelled keeps
+every batch it finished and the next run picks up the rest. The content hash is a photo's
+identity: a moved, renamed or copied file is linked to the photo it already is, never re-embedded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import sqlite3
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .catalog import Catalog
+from .errors import Cancelled, ImageError, InspectorSearchError
+from .extractor import FeatureExtractor
+from .imaging import ImageInfo, iter_image_files, open_image, preprocess
+from .metadata import Layout, MetadataTable, PhotoMetadata, read_metadata_csv
+from .progress import Progress
+from .records import AddReport, SkippedFile
+from .vector_store import VectorStore
+
+BATCH_SIZE = 32
+MAX_READ_BYTES = 512 * 1024 * 1024
+
+
+@dataclass
+class _Known:
+    """A file whose content is already in the archive."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    image_id: int
+
+
+@dataclass
+class _Decoded:
+    """A new photo, decoded and preprocessed, waiting for the model."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    content_hash: str
+    info: ImageInfo
+    pixels: np.ndarray
+
+
+@dataclass
+class _Failed:
+    path: str
+    reason: str
+
+
+@dataclass
+class _Counts:
+    added: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    copies: int = 0
+    updated_metadata: int = 0
+    removed: int = 0
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+
+class PhotoSource:
+    """Where photos come from in one ``add``: the roots, and the metadata that applies to each file."""
+
+    def __init__(self, paths: Sequence[Path], metadata: Path | None, layout: str | None) -> None:
+        self.roots = [Path(os.path.abspath(p)) for p in paths]
+        for root in self.roots:
+            if not root.exists():
+                raise InspectorSearchError(f"{root}: no such file or folder")
+        self.table: MetadataTable | None = read_metadata_csv(Path(metadata)) if metadata else None
+        self.layout = Layout(layout) if layout else None
+        self.matched_rows: set[str] = set()
+
+    def metadata_for(self, path: Path) -> PhotoMetadata | None:
+        """Layout metadata overridden by the CSV row of this file, or ``None`` if neither applies."""
+        found: PhotoMetadata | None = None
+        if self.layout is not None:
+            root = self._root_of(path)
+            if root is not None:
+                found = self.layout.match(path.relative_to(root))
+        if self.table is not None:
+            row = self.table.lookup(path, self.roots)
+            if row is not None:
+                self.matched_rows.add(str(path))
+                found = row if found is None else found.merged(row)
+        return None if found is None or found.is_empty() else found
+
+    def _root_of(self, path: Path) -> Path | None:
+        for root in self.roots:
+            if root.is_dir() and path.is_relative_to(root):
+                return root
+        return None
+
+    def metadata_problems(self) -> list[str]:
+        """Row errors of the CSV, and how many of its rows matched no photo."""
+        if self.table is None:
+            return []
+        problems = [str(e) for e in self.table.errors]
+        unmatched = len(self.table.rows) - len(self.matched_rows)
+        if unmatched > 0:
+            problems.append(f"{self.table.source.name}: {unmatched} row(s) matched no photo in the folders added")
+        return problems
+
+
+def add_photos(catalog: Catalog, store: VectorStore, extractor: FeatureExtractor, source: PhotoSource,
+               progress: Progress | None = None, workers: int | None = None) -> AddReport:
+    """Bring the archive up to date with the given folders/files; see the module docstring."""
+    progress = progress or Progress()
+    started = time.perf_counter()
+    counts = _Counts()
+    skipped_now: dict[str, str] = {}
+
+    def on_error(path: Path, reason: str) -> None:
+        skipped_now[str(path)] = reason
+
+    progress.report(0, 0, "scanning")
+    found = list(iter_image_files(source.roots, on_error=on_error))
+    known = catalog.files_under(source.roots)
+    todo = _unchanged_or_todo(catalog, source, found, known, counts, on_error)
+    cancelled = False
+    try:
+        _process(catalog, store, extractor, source, todo, counts, on_error, progress, workers)
+        if not progress.cancelled:
+            seen = {str(p) for p in found}
+            vanished = [p for p, row in known.items() if not row[3] and p not in seen and not os.path.exists(p)]
+            _remove_vanished(catalog, store, vanished, counts)
+    except Cancelled:
+        cancelled = True
+    finally:
+        _record_skipped(catalog, skipped_now, counts)
+        progress.report(len(todo), len(todo), "saving")
+        if not cancelled:
+            store.maybe_refit()
+        store.save()
+    return AddReport(
+        scanned=len(found), added=counts.added, unchanged=counts.unchanged, moved=counts.moved,
+        copies=counts.copies, updated_metadata=counts.updated_metadata, removed=counts.removed,
+        skipped=tuple(counts.skipped), metadata_errors=tuple(source.metadata_problems()),
+        cancelled=cancelled or progress.cancelled, seconds=time.perf_counter() - started)
+
+
+def _unchanged_or_todo(catalog: Catalog, source: PhotoSource, found: list[Path],
+                       known: dict[str, tuple[int, int, int, int]], counts: _Counts, on_error) -> list[tuple]:
+    """Files whose size and mtime match the catalog are unchanged (metadata still applied); the rest
+    are returned as (path, size, mtime_ns) to hash and maybe embed."""
+    todo: list[tuple[Path, int, int]] = []
+    updates: list[tuple[int, PhotoMetadata]] = []
+    for path in found:
+        try:
+            st = path.stat()
+        except OSError as exc:
+            on_error(path, _os_reason(exc))
+            continue
+        row = known.get(str(path))
+        if row is not None and not row[3] and row[0] == st.st_size and row[1] == st.st_mtime_ns:
+            counts.unchanged += 1
+            meta = source.metadata_for(path)
+            if meta is not None:
+                updates.append((row[2], meta))
+        else:
+            todo.append((path, st.st_size, st.st_mtime_ns))
+    if updates:
+        with catalog.transaction() as conn:
+            counts.updated_metadata += sum(apply_metadata(catalog, conn, i, m) for i, m in updates)
+            catalog.bump_generation(conn)
+    return todo
+
+
+def _process(catalog: Catalog, store: VectorStore, extractor: FeatureExtractor, source: PhotoSource,
+             todo: list[tuple], counts: _Counts, on_error, progress: Progress, workers: int | None) -> None:
+    """Hash/decode on a pool, embed and commit in batches, reporting progress and honouring cancel."""
+    spec = extractor.spec
+    min_side = min(spec.input_size)
+    pending: list[_Decoded] = []
+    linked: list[_Known] = []
+    done = 0
+    for result in _prepared(catalog, extractor.model_id, todo, spec, min_side, workers, progress):
+        done += 1
+        if isinstance(result, _Failed):
+            on_error(Path(result.path), result.reason)
+        elif isinstance(result, _Known):
+            linked.append(result)
+        else:
+            pending.append(result)
+        if len(pending) >= BATCH_SIZE or len(linked) >= 4 * BATCH_SIZE:
+            _commit(catalog, store, extractor, source, pending, linked, counts)
+            pending, linked = [], []
+            progress.report(done, len(todo), "indexing")
+        progress.check()
+    _commit(catalog, store, extractor, source, pending, linked, counts)
+    progress.report(done, len(todo), "indexing")
+
+
+def _prepared(catalog: Catalog, model_id: str, todo: list[tuple], spec, min_side: int,
+              workers: int | None, progress: Progress) -> Iterator[_Known | _Decoded | _Failed]:
+    """Results of ``_prepare`` in input order, with at most a few batches decoded ahead."""
+    workers = workers or min(4, os.cpu_count() or 2)
+    window = 2 * BATCH_SIZE
+    queue: deque[Future] = deque()
+    items = iter(todo)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
+        try:
+            for item in items:
+                queue.append(pool.submit(_prepare, catalog, model_id, item, spec, min_side))
+                if len(queue) >= window:
+                    yield queue.popleft().result()
+            while queue:
+                yield queue.popleft().result()
+        finally:
+            for future in queue:
+                future.cancel()
+
+
+def _prepare(catalog: Catalog, model_id: str, item: tuple[Path, int, int], spec,
+             min_side: int) -> _Known | _Decoded | _Failed:
+    """Read a file once: hash it; if its content is new, decode and preprocess it (runs on the pool)."""
+    path, size, mtime_ns = item
+    try:
+        if size > MAX_READ_BYTES:
+            return _Failed(str(path), f"file too large ({size // (1024 * 1024)} MB)")
+        data = path.read_bytes()
+    except OSError as exc:
+        return _Failed(str(path), _os_reason(exc))
+    if not data:
+        return _Failed(str(path), "empty file")
+    content_hash = hashlib.sha256(data).hexdigest()
+    existing = catalog.image_by_hash(content_hash, model_id)
+    if existing is not None and existing[1]:
+        return _Known(str(path), size, mtime_ns, existing[0])
+    try:
+        image, info = open_image(io.BytesIO(data), min_side=min_side)
+        pixels = preprocess(image, spec)
+    except ImageError as exc:
+        return _Failed(str(path), exc.reason)
+    return _Decoded(str(path), size, mtime_ns, content_hash, info, pixels)
+
+
+def _commit(catalog: Catalog, store: VectorStore, extractor: FeatureExtractor, source: PhotoSource,
+            decoded: list[_Decoded], linked: list[_Known], counts: _Counts) -> None:
+    """Embed one batch and store it with its files and metadata in a single transaction."""
+    if not decoded and not linked:
+        return
+    vectors = extractor.embed(np.stack([d.pixels for d in decoded])) if decoded else None
+    new_ids: list[int] = []
+    revived: list[int] = []
+    replaced: list[int] = []
+    with catalog.transaction() as conn:
+        for item in decoded:
+            previous = conn.execute("SELECT image_id FROM files WHERE path = ? AND deleted = 0",
+                                    (item.path,)).fetchone()
+            image_id = _insert_photo(catalog, conn, item, extractor.model_id, vectors[len(new_ids)])
+            new_ids.append(image_id)
+            if previous is not None and previous[0] != image_id:  # the file's content was edited
+                replaced.extend(_orphan_if_unused(conn, previous[0]))
+            apply_metadata(catalog, conn, image_id, source.metadata_for(Path(item.path)))
+            counts.added += 1
+        for item in linked:
+            revived.extend(_link_known(catalog, conn, item, counts))
+            if apply_metadata(catalog, conn, item.image_id, source.metadata_for(Path(item.path))):
+                counts.updated_metadata += 1
+        catalog.bump_generation(conn)
+    if new_ids:
+        store.add(np.asarray(new_ids), vectors)
+    if replaced:
+        store.remove(np.asarray(replaced))
+    if revived:
+        for ids, features in catalog.features(extractor.model_id, revived):
+            store.add(ids, features)
+    store.mark_synced()
+
+
+def _insert_photo(catalog: Catalog, conn: sqlite3.Connection, item: _Decoded, model_id: str,
+                  vector: np.ndarray) -> int:
+    existing = conn.execute("SELECT id FROM images WHERE content_hash = ?", (item.content_hash,)).fetchone()
+    if existing is not None:  # known content that lacked features for this model
+        image_id = int(existing[0])
+    else:
+        taken = item.info.exif_datetime.isoformat() if item.info.exif_datetime else None
+        image_id = catalog.insert_image(conn, item.content_hash, item.size, item.info.width, item.info.height,
+                                        item.info.format, taken)
+    catalog.put_features(conn, [image_id], model_id, vector[None, :])
+    catalog.put_file(conn, item.path, image_id, item.size, item.mtime_ns)
+    return image_id
+
+
+def _link_known(catalog: Catalog, conn: sqlite3.Connection, item: _Known, counts: _Counts) -> list[int]:
+    """Point a file at the photo it already is: a move (its old file is gone) or a copy."""
+    old = conn.execute("SELECT path FROM files WHERE image_id = ? AND deleted = 0 AND path != ?",
+                       (item.image_id, item.path)).fetchall()
+    gone = [p for (p,) in old if not os.path.exists(p)]
+    was_deleted = conn.execute("SELECT deleted FROM images WHERE id = ?", (item.image_id,)).fetchone()[0]
+    if gone:
+        conn.executemany("UPDATE files SET deleted = 1 WHERE path = ?", ((p,) for p in gone))
+    if gone or (was_deleted and not old):
+        counts.moved += 1
+    elif len(old) > len(gone):
+        counts.copies += 1
+    else:  # same path and content, only the file's timestamp changed
+        counts.unchanged += 1
+    catalog.put_file(conn, item.path, item.image_id, item.size, item.mtime_ns)
+    return [item.image_id] if was_deleted else []
+
+
+def _orphan_if_unused(conn: sqlite3.Connection, image_id: int) -> list[int]:
+    left = conn.execute("SELECT COUNT(*) FROM files WHERE image_id = ? AND deleted = 0", (image_id,)).fetchone()
+    if left[0]:
+        return []
+    conn.execute("UPDATE images SET deleted = 1 WHERE id = ?", (image_id,))
+    return [image_id]
+
+
+def _remove_vanished(catalog: Catalog, store: VectorStore, vanished: list[str], counts: _Counts) -> None:
+    if not vanished:
+        return
+    with catalog.transaction() as conn:
+        orphaned = catalog.mark_files_deleted(conn, vanished)
+        catalog.bump_generation(conn)
+    counts.removed += len(orphaned)
+    store.remove(np.asarray(orphaned, dtype=np.int64))
+    store.mark_synced()
+
+
+def _record_skipped(catalog: Catalog, skipped: dict[str, str], counts: _Counts) -> None:
+    if not skipped:
+        return
+    with catalog.transaction() as conn:
+        for path, reason in skipped.items():
+            catalog.record_skipped(conn, path, reason)
+    seen_at = {p: s for p, _r, s in catalog.skipped()}
+    counts.skipped = [SkippedFile(Path(p), r, seen_at.get(p, "")) for p, r in sorted(skipped.items())]
+
+
+def apply_metadata(catalog: Catalog, conn: sqlite3.Connection, image_id: int, meta: PhotoMetadata | None) -> bool:
+    """Attach a photo to its site, equipment and inspection; True if the photo's metadata changed."""
+    if meta is None:
+        return False
+    site_id = catalog.site_id(conn, meta.site) if meta.site else None
+    equipment_id = inspection_id = None
+    if meta.equipment_tag:
+        equipment_id = catalog.equipment_id(conn, meta.equipment_tag, name=meta.equipment_name,
+                                            type=meta.equipment_type, site_id=site_id, area=meta.area)
+        if meta.inspected_on or meta.inspector or meta.notes:
+            inspection_id = catalog.inspection_id(conn, equipment_id, meta.inspected_on, meta.inspector,
+                                                  meta.notes)
+    return catalog.set_photo_metadata(conn, image_id, site_id=site_id, equipment_id=equipment_id,
+                                      inspection_id=inspection_id, notes=meta.notes,
+                                      extra=dict(meta.extra) if meta.extra else None)
+
+
+def _os_reason(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, FileNotFoundError):
+        return "file not found (broken link?)"
+    return exc.strerror or str(exc)
+
+
+def read_source(paths: Sequence[Path], metadata: Path | None, layout: str | None) -> PhotoSource:
+    """Validate the roots, the metadata CSV and the layout before anything is written."""
+    return PhotoSource(paths, metadata, layout)

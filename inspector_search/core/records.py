@@ -1,0 +1,191 @@
+"""Plain records that the archive façade takes and returns; the CLI and GUI build on these alone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from types import MappingProxyType
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Which archive photos a search may return; ``None`` means "any"."""
+
+    site: str | None = None
+    equipment_tag: str | None = None
+    equipment_type: str | None = None
+    since: date | None = None
+    until: date | None = None
+
+    def is_empty(self) -> bool:
+        return all(v is None for v in (self.site, self.equipment_tag, self.equipment_type, self.since, self.until))
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One query photo and how to search with it.
+
+    ``image`` is a file path or the encoded bytes of an image (clipboard). ``crop`` is a region of
+    the query photo as fractions ``(x0, y0, x1, y1)``. ``rotations`` searches with the query turned
+    by 0/90/180/270 degrees and keeps each archive photo's best score.
+    """
+
+    image: Path | bytes
+    top_k: int = 20
+    filter: SearchFilter = field(default_factory=SearchFilter)
+    min_score: float = 0.0
+    crop: tuple[float, float, float, float] | None = None
+    rotations: bool = False
+
+
+@dataclass(frozen=True)
+class PhotoRecord:
+    """An archive photo with the metadata behind it (absent metadata is ``None``)."""
+
+    image_id: int
+    path: Path
+    equipment_tag: str | None = None
+    equipment_name: str | None = None
+    equipment_type: str | None = None
+    site: str | None = None
+    area: str | None = None
+    inspected_on: date | None = None
+    inspector: str | None = None
+    notes: str | None = None
+    width: int | None = None
+    height: int | None = None
+    taken_at: str | None = None
+    extra: Mapping[str, str] = _EMPTY
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One ranked match: rank starts at 1, score is cosine similarity in [-1, 1]."""
+
+    rank: int
+    score: float
+    photo: PhotoRecord
+
+
+@dataclass(frozen=True)
+class EquipmentHit:
+    """An equipment ranked by its best-matching photo, with how many of its photos matched."""
+
+    rank: int
+    score: float
+    best: PhotoRecord
+    match_count: int
+
+
+@dataclass(frozen=True)
+class InspectionRecord:
+    """One inspection of an equipment: its date, inspector, notes and photos."""
+
+    inspection_id: int | None
+    inspected_on: date | None
+    inspector: str | None
+    notes: str | None
+    photos: tuple[PhotoRecord, ...]
+
+
+@dataclass(frozen=True)
+class EquipmentRecord:
+    """An equipment item with its photo count (for browsers and pickers)."""
+
+    tag: str
+    name: str | None
+    type: str | None
+    site: str | None
+    area: str | None
+    photo_count: int
+
+
+@dataclass(frozen=True)
+class EquipmentHistory:
+    """An equipment's inspections in date order (undated last)."""
+
+    equipment: EquipmentRecord
+    inspections: tuple[InspectionRecord, ...]
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file that was not indexed, and why."""
+
+    path: Path
+    reason: str
+    seen_at: str
+
+
+@dataclass(frozen=True)
+class AddReport:
+    """What one ``add`` run did."""
+
+    scanned: int = 0
+    added: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    copies: int = 0
+    updated_metadata: int = 0
+    removed: int = 0
+    skipped: tuple[SkippedFile, ...] = ()
+    metadata_errors: tuple[str, ...] = ()
+    cancelled: bool = False
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ArchiveStatus:
+    """Counts and state of an archive, for ``status`` and the GUI status bar."""
+
+    folder: Path
+    photos: int
+    files: int
+    deleted: int
+    equipment: int
+    sites: int
+    inspections: int
+    model_id: str
+    feature_dim: int
+    projection: str
+    vector_dim: int
+    index_state: str
+    indexed: int
+    skipped: tuple[SkippedFile, ...]
+    schema_version: int
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    """One photo an import would add, with the metadata it would get (``None`` if none)."""
+
+    path: Path
+    metadata: Mapping[str, str | None]
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    """What an ``add`` would import, computed without writing: for the GUI's import dialog."""
+
+    photo_count: int
+    rows: tuple[PreviewRow, ...]
+    csv_rows: int
+    errors: tuple[str, ...]
+    matched_metadata: int
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """Result of ``check``: problems found, what was repaired, what could not be."""
+
+    problems: tuple[str, ...]
+    repaired: tuple[str, ...]
+    unrepairable: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.unrepairable
