@@ -90,7 +90,15 @@ class MobileNetV2Features(nn.Module):
 
     out_channels = 1280
     # t (expansion), c (channels), n (repeats), s (stride of the first repeat)
-    SETTING = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+    SETTING = (
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -217,44 +225,64 @@ def _read_state_dict(path: Path) -> Mapping[str, torch.Tensor]:
     return data
 
 
+BN_COUNTER = "num_batches_tracked"
+"""BatchNorm's training-step counter: unused in eval mode and absent from old checkpoints."""
+
+
+def _with_counters(module: nn.Module, mapped: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Complete ``mapped`` with the module's own BatchNorm counters where the checkpoint has none."""
+    target = module.state_dict()
+    return {key: mapped.get(key, target[key]) for key in target}
+
+
 def load_in_order(module: nn.Module, state: Mapping[str, torch.Tensor], source: Path) -> None:
     """Copy ``state``'s tensors in order onto ``module``'s state dict, checking count and every shape.
 
     The deep-sort weights were saved from a module whose parameter names may differ from ours, but
     the order and shapes of the tensors are the architecture's; any difference is an error.
+    BatchNorm counters are skipped on both sides if the checkpoint has none.
     """
     target = module.state_dict()
+    if not any(key.endswith(BN_COUNTER) for key in state):
+        target = {k: v for k, v in target.items() if not k.endswith(BN_COUNTER)}
     if len(state) != len(target):
         raise ExportError(
             f"weights file {source} holds {len(state)} tensors, the architecture expects {len(target)}"
         )
     mapped = {}
-    for index, ((src_key, tensor), (dst_key, expected)) in enumerate(zip(state.items(), target.items(), strict=True)):
+    for index, ((src_key, tensor), (dst_key, expected)) in enumerate(
+        zip(state.items(), target.items(), strict=True)
+    ):
         if tuple(tensor.shape) != tuple(expected.shape):
             raise ExportError(
                 f"weights file {source}: tensor #{index} {src_key!r} has shape {tuple(tensor.shape)}, "
                 f"expected {tuple(expected.shape)} for {dst_key!r}"
             )
         mapped[dst_key] = tensor.to(expected.dtype)
-    module.load_state_dict(mapped, strict=True)
+    module.load_state_dict(_with_counters(module, mapped), strict=True)
 
 
 def load_by_name(module: nn.Module, state: Mapping[str, torch.Tensor], source: Path, drop: str) -> None:
-    """Load ``state`` by parameter name with strict checks, after dropping keys starting with ``drop``."""
+    """Load ``state`` by parameter name with strict checks, after dropping keys starting with ``drop``.
+
+    Every parameter and running statistic must be present with the right shape, and nothing
+    else may be; only BatchNorm counters may be missing (old torchvision checkpoints lack them).
+    """
     state = {k: v for k, v in state.items() if not k.startswith(drop)}
     target = module.state_dict()
-    missing = sorted(set(target) - set(state))
+    missing = sorted(k for k in set(target) - set(state) if not k.endswith(BN_COUNTER))
     unexpected = sorted(set(state) - set(target))
     if missing or unexpected:
         raise ExportError(
             f"weights file {source} does not match the architecture: "
             f"missing {len(missing)} key(s) {missing[:5]}, unexpected {len(unexpected)} key(s) {unexpected[:5]}"
         )
-    bad = [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in target.items() if state[k].shape != v.shape]
+    bad = [(k, tuple(v.shape), tuple(target[k].shape)) for k, v in state.items() if v.shape != target[k].shape]
     if bad:
         key, got, want = bad[0]
         raise ExportError(f"weights file {source}: {len(bad)} shape mismatch(es), first {key!r} {got} != {want}")
-    module.load_state_dict(state, strict=True)
+    mapped = {k: v.to(target[k].dtype) for k, v in state.items()}
+    module.load_state_dict(_with_counters(module, mapped), strict=True)
 
 
 def default_mobilenet_weights() -> Path:
@@ -322,7 +350,9 @@ def export_onnx(model: nn.Module, path: Path, size: int, opset: int) -> None:
     """
     dummy = torch.randn(1, 3, size, size)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export", category=DeprecationWarning)
+        warnings.filterwarnings(
+            "ignore", message=".*legacy TorchScript-based ONNX export", category=DeprecationWarning
+        )
         torch.onnx.export(
             model,
             (dummy,),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import pickle
 from datetime import date
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 
@@ -240,8 +243,26 @@ def test_preview_parses_only_first_rows(tmp_path: Path) -> None:
 
 def test_csv_error_becomes_metadata_error(tmp_path: Path) -> None:
     big = "x" * 200_000
-    with pytest.raises(MetadataError, match=r"^metadata\.csv line \d+: field larger than field limit"):
+    with pytest.raises(MetadataError, match=r"^metadata\.csv line 2: field larger than field limit"):
         read_metadata_csv(write_csv(tmp_path, f'path,notes\na.jpg,"{big}"\n'))
+
+
+def test_unclosed_quote_is_not_swallowed(tmp_path: Path) -> None:
+    text = 'path,notes\na.jpg,ok\nb.jpg,"never closed\nc.jpg,x\nd.jpg,y\n'
+    with pytest.raises(MetadataError, match=r"^metadata\.csv line 3: a quoted value is never closed"):
+        read_metadata_csv(write_csv(tmp_path, text))
+
+
+def test_stray_quote_after_quoted_value(tmp_path: Path) -> None:
+    with pytest.raises(MetadataError, match=r"^metadata\.csv line 3: .*check the quotes"):
+        read_metadata_csv(write_csv(tmp_path, 'path,notes\na.jpg,ok\nb.jpg,"12" valve",x\n'))
+
+
+def test_semicolon_file_with_unquoted_commas(tmp_path: Path) -> None:
+    text = "path;tag;notes\na.jpg;T-1;leak, minor, left\nb.jpg;T-2;rust, flange, top\n"
+    table = read_metadata_csv(write_csv(tmp_path, text))
+    assert table.columns == ["path", "equipment_tag", "notes"]
+    assert table.rows["a.jpg"].notes == "leak, minor, left"
 
 
 # ------------------------------------------------------------------------------------- dates, keys
@@ -302,6 +323,8 @@ def test_photo_metadata_merged_and_empty() -> None:
     assert PhotoMetadata().is_empty() and not PhotoMetadata(extra={"x": "y"}).is_empty()
     assert not merged.is_empty()
     hash(merged)  # usable in sets despite the mapping
+    assert pickle.loads(pickle.dumps(merged)) == merged
+    assert copy.deepcopy(merged) == merged and dataclasses.replace(merged, site="S").site == "S"
     with pytest.raises(TypeError):
         merged.extra["c"] = "4"  # type: ignore[index]
 
@@ -362,6 +385,7 @@ def test_lookup_bare_name_fallback_only_when_unique(photos: Path) -> None:
     )
     assert table.lookup(photos / "siteB/v-7/unique.jpg", [photos]).equipment_tag == "UNIQUE"
     assert table.lookup(photos / "siteA/p-101/001.jpg", [photos]) is None  # '001.jpg' is ambiguous
+    assert table.lookup_key(photos / "siteB/v-7/unique.jpg", [photos]) == "D:/old/unique.jpg"
 
 
 def test_lookup_prefers_exact_path_over_name(photos: Path) -> None:
@@ -439,6 +463,7 @@ def test_layout_too_short_path() -> None:
     assert layout.match(PurePath("North/P-101/a.jpg")) is None  # the file name is never matched
     assert layout.match(PurePath("a.jpg")) is None
     assert Layout("{site}").match(PurePath("/North/a.jpg")) is None  # absolute paths do not match
+    assert Layout("{site}").match(PurePath("../North/a.jpg")) is None  # outside the root
 
 
 @pytest.mark.parametrize(

@@ -26,13 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from inspector_search.core.errors import ModelError
+from .errors import ModelError
+from .imaging import RESIZE_POLICIES, PreprocessSpec, preprocess
 
 if TYPE_CHECKING:
     import onnxruntime as ort
     from PIL import Image
-
-    from inspector_search.core.imaging import PreprocessSpec
 
 MANIFEST_FORMAT_VERSION = 1
 """Newest manifest format this code understands; newer manifests are refused."""
@@ -81,8 +80,6 @@ class ModelManifest:
     @property
     def preprocess_spec(self) -> PreprocessSpec:
         """How to turn an image into this model's input tensor (see ``core.imaging.preprocess``)."""
-        from inspector_search.core.imaging import PreprocessSpec
-
         return PreprocessSpec(
             input_size=self.input_size, mean=self.mean, std=self.std, resize=self.resize, scale=self.scale
         )
@@ -97,14 +94,6 @@ class _ManifestReader:
     def fail(self, what: str) -> ModelError:
         return ModelError(f"model manifest {self.path}: {what}")
 
-    def section(self, doc: dict[str, Any], key: str) -> dict[str, Any]:
-        value = doc.get(key)
-        if key not in doc:
-            raise self.fail(f"missing field '{key}'")
-        if not isinstance(value, dict):
-            raise self.fail(f"field '{key}' must be an object")
-        return value
-
     def get(self, doc: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str = "") -> Any:
         label = f"{where}.{key}" if where else key
         if key not in doc:
@@ -116,10 +105,13 @@ class _ManifestReader:
             raise self.fail(f"field '{label}' must be {names}, got {type(value).__name__}")
         return value
 
+    def section(self, doc: dict[str, Any], key: str) -> dict[str, Any]:
+        return self.get(doc, key, dict)
+
     def text(self, doc: dict[str, Any], key: str, where: str = "") -> str:
         value = self.get(doc, key, str, where)
         if not value.strip():
-            raise self.fail(f"field '{f'{where}.' if where else ''}{key}' is empty")
+            raise self.fail(f"field '{where + '.' if where else ''}{key}' is empty")
         return value
 
     def positive_int(self, doc: dict[str, Any], key: str, where: str) -> int:
@@ -185,6 +177,9 @@ def load_manifest(path: Path | str) -> ModelManifest:
     colour_order = r.text(inp, "colour_order", "input")
     if colour_order not in SUPPORTED_COLOUR_ORDERS:
         raise r.fail(f"input.colour_order {colour_order!r} is not supported (only RGB)")
+    resize = r.text(inp, "resize", "input")
+    if resize not in RESIZE_POLICIES:
+        raise r.fail(f"input.resize {resize!r} is not one of {sorted(RESIZE_POLICIES)}")
     p = pooling.get("p")
     if p is not None and (isinstance(p, bool) or not isinstance(p, int | float)):
         raise r.fail("field 'pooling.p' must be a number")
@@ -204,7 +199,7 @@ def load_manifest(path: Path | str) -> ModelManifest:
         scale=r.positive_float(inp, "scale", "input"),
         mean=r.triple(inp, "mean", "input", positive=False),
         std=r.triple(inp, "std", "input", positive=True),
-        resize=r.text(inp, "resize", "input"),
+        resize=resize,
         output_name=r.text(out, "name", "output"),
         dim=r.positive_int(out, "dim", "output"),
         pooling=r.text(pooling, "kind", "pooling"),
@@ -392,8 +387,6 @@ class FeatureExtractor:
         Returns an (N, dim) float32 array in the order of ``images``. Decoding (and its errors)
         is the caller's job: see ``core.imaging.open_image``.
         """
-        from inspector_search.core.imaging import preprocess
-
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         spec = self.spec

@@ -16,6 +16,7 @@ import math
 import os
 import re
 import stat
+import struct
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -147,9 +148,7 @@ def _open_source(source: Path | str | bytes | BinaryIO) -> tuple[str, BinaryIO, 
             raise ImageError(MEMORY_NAME, "empty file")
         return MEMORY_NAME, io.BytesIO(source), False
     if not isinstance(source, str | os.PathLike):
-        if _stream_is_empty(source):
-            raise ImageError(MEMORY_NAME, "empty file")
-        return MEMORY_NAME, source, False
+        return MEMORY_NAME, _memory_stream(source), False
     path = Path(source)
     try:
         info = os.stat(path)
@@ -164,15 +163,17 @@ def _open_source(source: Path | str | bytes | BinaryIO) -> tuple[str, BinaryIO, 
         raise ImageError(path, _os_reason(path, exc)) from exc
 
 
-def _stream_is_empty(fp: BinaryIO) -> bool:
-    """True when a seekable stream holds no bytes from its current position on."""
+def _memory_stream(stream: BinaryIO) -> BinaryIO:
+    """The stream itself if it can seek (Pillow reads it from its start), else its bytes; empty is refused."""
     try:
-        here = fp.tell()
-        end = fp.seek(0, os.SEEK_END)
-        fp.seek(here)
-    except (OSError, AttributeError, ValueError):
-        return False
-    return end <= here
+        if not stream.seekable():
+            stream = io.BytesIO(stream.read())
+        empty = stream.seek(0, os.SEEK_END) == 0
+    except (OSError, ValueError) as exc:  # closed or failing stream
+        raise ImageError(MEMORY_NAME, f"cannot read ({exc})") from exc
+    if empty:
+        raise ImageError(MEMORY_NAME, "empty file")
+    return stream
 
 
 def _decode(fp: BinaryIO, name: str, min_side: int) -> tuple[Image.Image, ImageInfo]:
@@ -192,10 +193,12 @@ def _decode(fp: BinaryIO, name: str, min_side: int) -> tuple[Image.Image, ImageI
         raise ImageError(name, _decode_reason(exc)) from exc
     try:
         img = _to_rgb(img)
-    except ValueError as exc:
+        if orientation in _ORIENTATION_FIX:
+            img = img.transpose(_ORIENTATION_FIX[orientation])
+    except ValueError as exc:  # a mode Pillow cannot convert to RGB (LAB TIFF...)
         raise ImageError(name, f"unsupported colour mode ({img.mode})") from exc
-    if orientation in _ORIENTATION_FIX:
-        img = img.transpose(_ORIENTATION_FIX[orientation])
+    except Exception as exc:
+        raise ImageError(name, _decode_reason(exc)) from exc
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return img, ImageInfo(width=width, height=height, format=fmt, exif_datetime=taken_at)
@@ -204,10 +207,12 @@ def _decode(fp: BinaryIO, name: str, min_side: int) -> tuple[Image.Image, ImageI
 def _identify(fp: BinaryIO, name: str) -> ImageFile.ImageFile:
     """Read only the header: recognise the format and refuse oversize images before any decoding."""
     try:
-        img = Image.open(fp, formats=_decodable_formats())
+        img = _open_header(fp)
     except Image.DecompressionBombError as exc:
-        found = re.search(r"\((\d+) pixels\)", str(exc))
-        raise ImageError(name, _too_large_reason(int(found.group(1)) if found else None)) from exc
+        pixels, pillow_limit = _bomb_numbers(exc)
+        # Above our limit: say ours. Below it, a plugin applied Pillow's stricter one: say that one.
+        limit = MAX_PIXELS if pixels is None or pixels > MAX_PIXELS or pillow_limit is None else pillow_limit
+        raise ImageError(name, _too_large_reason(pixels, limit)) from exc
     except UnidentifiedImageError as exc:
         raise ImageError(name, "not an image (unrecognised format)") from exc
     except Exception as exc:  # a plugin choking on a damaged header
@@ -215,9 +220,20 @@ def _identify(fp: BinaryIO, name: str) -> ImageFile.ImageFile:
     width, height = img.size
     if width < 1 or height < 1:
         raise ImageError(name, "truncated or corrupt image data")
-    if width * height > _pixel_limit():
-        raise ImageError(name, _too_large_reason(width * height))
+    if width * height > MAX_PIXELS:
+        raise ImageError(name, _too_large_reason(width * height, MAX_PIXELS))
     return img
+
+
+def _open_header(fp: BinaryIO) -> ImageFile.ImageFile:
+    """``Image.open``, except that Pillow's hard size limit gives way to MAX_PIXELS where it can."""
+    try:
+        return Image.open(fp, formats=_decodable_formats())
+    except Image.DecompressionBombError as exc:
+        pixels, _ = _bomb_numbers(exc)
+        if pixels is None or pixels > MAX_PIXELS:
+            raise
+    return _open_past_pillow_limit(fp)
 
 
 @functools.cache
@@ -227,17 +243,39 @@ def _decodable_formats() -> tuple[str, ...]:
     return tuple(fmt for fmt in Image.ID if fmt not in _EXTERNAL_DECODERS)
 
 
-def _pixel_limit() -> int:
-    """Our limit, or Pillow's hard limit if that is lower (it refuses those files before we see them)."""
-    pil_limit = Image.MAX_IMAGE_PIXELS
-    return MAX_PIXELS if pil_limit is None else min(MAX_PIXELS, 2 * pil_limit)
+def _bomb_numbers(exc: Image.DecompressionBombError) -> tuple[int | None, int | None]:
+    """(pixels, limit) as Pillow states them in a DecompressionBombError message."""
+    pixels = re.search(r"\((\d+) pixels\)", str(exc))
+    limit = re.search(r"limit of (\d+) pixels", str(exc))
+    return (int(pixels.group(1)) if pixels else None), (int(limit.group(1)) if limit else None)
 
 
-def _too_large_reason(pixels: int | None) -> str:
-    limit = f"limit {_pixel_limit() / 1e6:.3g}"
+def _open_past_pillow_limit(fp: BinaryIO) -> ImageFile.ImageFile:
+    """Identify an image that ``Image.open`` refused for size although it is within MAX_PIXELS.
+
+    Pillow's hard limit is 2 x ``Image.MAX_IMAGE_PIXELS`` (about 179 MP), below ours (a 200 MP phone
+    photo is 199.8 MP). Rather than raise that process-wide setting, this repeats what ``Image.open``
+    does (same plugin registry, same detection order) without its size check.
+    """
+    fp.seek(0)
+    prefix = fp.read(16)
+    for fmt in _decodable_formats():
+        factory, accept = Image.OPEN[fmt]
+        accepted = accept is None or accept(prefix)
+        if not accepted or isinstance(accepted, str):
+            continue
+        fp.seek(0)
+        try:
+            return factory(fp, "")
+        except (SyntaxError, IndexError, TypeError, struct.error):
+            continue
+    raise UnidentifiedImageError("no plugin recognised the data")
+
+
+def _too_large_reason(pixels: int | None, limit: int) -> str:
     if pixels is None:
-        return f"image too large ({limit} megapixels)"
-    return f"image too large ({pixels / 1e6:.3g} megapixels, {limit})"
+        return f"image too large (limit {limit / 1e6:.3g} megapixels)"
+    return f"image too large ({pixels / 1e6:.3g} megapixels, limit {limit / 1e6:.3g})"
 
 
 @contextmanager
@@ -264,8 +302,9 @@ def _draft_jpeg(img: ImageFile.ImageFile, min_side: int) -> None:
 
 def _decode_reason(exc: BaseException) -> str:
     """A short reason for a decoder failure."""
-    if isinstance(exc, Image.DecompressionBombError):
-        return _too_large_reason(None)
+    if isinstance(exc, Image.DecompressionBombError):  # raised while decoding a frame (GIF, TIFF tile)
+        pixels, limit = _bomb_numbers(exc)
+        return _too_large_reason(pixels, limit or MAX_PIXELS)
     if isinstance(exc, MemoryError):
         return "not enough memory to decode image"
     if isinstance(exc, OSError) and exc.errno in _OS_REASONS:

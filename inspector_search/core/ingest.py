@@ -93,9 +93,10 @@ class PhotoSource:
             if root is not None:
                 found = self.layout.match(path.relative_to(root))
         if self.table is not None:
-            row = self.table.lookup(path, self.roots)
+            key = self.table.lookup_key(path, self.roots)
+            row = self.table.rows.get(key) if key is not None else None
             if row is not None:
-                self.matched_rows.add(str(path))
+                self.matched_rows.add(key)
                 found = row if found is None else found.merged(row)
         return None if found is None or found.is_empty() else found
 

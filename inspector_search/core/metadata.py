@@ -106,6 +106,13 @@ class PhotoMetadata:
         if not isinstance(self.extra, MappingProxyType):
             object.__setattr__(self, "extra", MappingProxyType(dict(self.extra)))
 
+    def __reduce__(self) -> tuple[type[PhotoMetadata], tuple[object, ...]]:
+        # The read-only mapping cannot be pickled or deep-copied as is; rebuild from a plain dict.
+        return PhotoMetadata, (
+            *(getattr(self, f.name) for f in fields(self) if f.name != "extra"),
+            dict(self.extra),
+        )
+
     def merged(self, other: PhotoMetadata) -> PhotoMetadata:
         """Return a copy where every non-``None`` field of ``other`` overrides ours; extras are
         merged key by key with ``other`` winning."""
@@ -163,9 +170,13 @@ class MetadataTable:
     _index: _LookupIndex | None = field(default=None, init=False, repr=False, compare=False)
 
     def lookup(self, file_path: Path, roots: Sequence[Path]) -> PhotoMetadata | None:
-        """Find the row for a photo on disk, or ``None``.
+        """Find the row for a photo on disk, or ``None`` (see :meth:`lookup_key` for the order)."""
+        key = self.lookup_key(file_path, roots)
+        return None if key is None else self.rows[key]
 
-        CSV ``path`` cells may be written with ``/`` or ``\\``. They are tried in this order:
+    def lookup_key(self, file_path: Path, roots: Sequence[Path]) -> str | None:
+        """The key in ``rows`` of the row for a photo on disk, or ``None``; lets a caller count which
+        rows were used. CSV ``path`` cells may use ``/`` or ``\\``; they are tried in this order:
 
         1. an absolute path equal to the photo's absolute path;
         2. a path relative to the CSV file's folder (``..`` allowed);
@@ -174,16 +185,16 @@ class MetadataTable:
         """
         index = self._lookup_index()
         file_key = path_key(os.path.abspath(file_path))
-        if file_key in self.rows and _is_absolute_key(file_key):
-            return self.rows[file_key]
+        if file_key in self.rows:  # relative keys never equal an absolute one
+            return file_key
         if file_key in index.csv_relative:
-            return self.rows[index.csv_relative[file_key]]
+            return index.csv_relative[file_key]
         for root in roots:
             prefix = path_key(os.path.abspath(root)).rstrip("/") + "/"
             if file_key.startswith(prefix) and file_key[len(prefix) :] in self.rows:
-                return self.rows[file_key[len(prefix) :]]
+                return file_key[len(prefix) :]
         candidates = index.by_name.get(posixpath.basename(file_key), [])
-        return self.rows[candidates[0]] if len(candidates) == 1 else None
+        return candidates[0] if len(candidates) == 1 else None
 
     def _lookup_index(self) -> _LookupIndex:
         if self._index is not None and self._index.size == len(self.rows):
@@ -417,8 +428,9 @@ def _parse_row(
 def _records(
     reader: Iterator[list[str]], line_num: Callable[[], int], name: str
 ) -> Iterator[tuple[int, list[str]]]:
-    """Yield ``(first physical line, cells)`` for every CSV record, turning csv errors into
-    :class:`MetadataError`."""
+    """Yield ``(first physical line, cells)`` for every CSV record. Broken quoting (the reader is
+    strict, so an unclosed quote cannot silently swallow the rest of the file) raises
+    :class:`MetadataError` naming the line where the row starts."""
     previous = line_num()
     while True:
         try:
@@ -426,7 +438,8 @@ def _records(
         except StopIteration:
             return
         except csv.Error as exc:
-            raise MetadataError(f"{name} line {line_num()}: {exc}") from None
+            reason = "a quoted value is never closed" if "end of data" in str(exc) else str(exc)
+            raise MetadataError(f"{name} line {previous + 1}: {reason}; check the quotes in this row") from None
         yield previous + 1, cells
         previous = line_num()
 
@@ -444,7 +457,7 @@ def read_metadata_csv(path: Path, max_preview_rows: int | None = None) -> Metada
     name = path.name
     text = _read_text(path)
     delimiter, sep_line = _pick_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True, strict=True)
     records = _records(reader, lambda: reader.line_num, name)
     if sep_line:
         next(records, None)
@@ -515,7 +528,7 @@ class Layout:
         fewer folders than the pattern has components or a folder does not match. A ``{date}`` that
         does not parse leaves ``inspected_on`` empty."""
         parts = [p for p in str(relative_path).replace("\\", "/").split("/") if p not in ("", ".")]
-        if PurePath(relative_path).is_absolute() or str(relative_path).startswith(("/", "\\")):
+        if PurePath(relative_path).is_absolute() or str(relative_path).startswith(("/", "\\")) or ".." in parts:
             return None
         folders = parts[:-1]
         if len(folders) < len(self._components):

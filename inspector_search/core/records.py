@@ -59,7 +59,7 @@ class PhotoRecord:
     width: int | None = None
     height: int | None = None
     taken_at: str | None = None
-    extra: Mapping[str, str] = _EMPTY
+    extra: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,606 @@
+"""Nearest-neighbour index of projected image vectors: hnswlib (cosine) behind an id-keyed API.
+
+Why a wrapper: hnswlib is fast but sharp-edged. It raises when asked for more neighbours than it
+can find, keeps deleted labels in its listings, has a Python filter that gets slow and inaccurate
+when few items pass it, and its ``load_index`` can crash the whole process on a truncated or
+garbage file. :class:`VectorIndex` hides all of that:
+
+* ``add`` / ``remove`` keyed by int64 ids (re-adding an id replaces its vector; capacity doubles
+  automatically), ``query`` / ``radius_query`` returning ``(id, similarity)`` pairs with
+  ``similarity = 1 - cosine distance``.
+* Filtered queries (``allowed`` = the ids that pass the metadata filter) are answered *exactly*
+  over just those vectors when there are at most ``exact_threshold`` of them, and by hnswlib's
+  filtered search otherwise -- never with fewer than ``min(k, allowed live ids)`` results.
+* No second copy of the vectors is kept (1M x 256 float32 would be another 1 GB); the exact path
+  reads the few vectors it needs back from hnswlib with ``get_items``. That call is slow (about
+  25 us per vector at dim 256, since the binding builds Python lists), which is what sets the
+  default ``exact_threshold``: 2000 vectors cost about 50 ms, about what filtered hnswlib costs
+  at that selectivity on a 100k index, while being exact.
+* ``save`` writes a self-checking container, atomically; ``load`` verifies magic, lengths and a
+  CRC-32 of the whole payload *before* hnswlib ever sees it, so a damaged file is an
+  :class:`~inspector_search.core.errors.IndexFileError`, never a segfault.
+
+File layout (format 1)::
+
+    b"ISIDX1\\n"
+    one JSON line: format_version, space, dim, count, element_count, max_elements, m,
+                   ef_construction, ids_bytes, payload_bytes, checksum ("crc32:xxxxxxxx")
+    live ids: count x int64 little-endian, sorted        (ids_bytes)
+    hnswlib save_index payload                            (payload_bytes)
+
+The CRC-32 covers ids and payload; zlib.crc32 was chosen over blake2b by measurement (117 MB
+payload of a 100k x 256 index: crc32 45 ms, sha256 67 ms, blake2b 164 ms); it is meant to catch
+truncation and bit rot, not tampering.
+
+Thread safety: queries may run on a worker thread (queries are serialised by an internal lock,
+because they adjust hnswlib's ``ef``). Writes (``add``, ``remove``, ``set_ef``, ``save``) must be
+serialised by the caller and must not overlap queries -- in the app the archive's writer lock does
+that.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import operator
+import os
+import shutil
+import struct
+import tempfile
+import threading
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import hnswlib
+import numpy as np
+
+from .atomic import atomic_write, temporary_path
+from .errors import IndexFileError
+
+__all__ = ["DEFAULT_EXACT_THRESHOLD", "FORMAT_VERSION", "MAGIC", "Neighbours", "VectorIndex"]
+
+Neighbours = list[list[tuple[int, float]]]
+"""Per query vector, ``(id, similarity)`` pairs sorted by similarity, best first."""
+
+MAGIC = b"ISIDX1\n"
+FORMAT_VERSION = 1
+DEFAULT_EXACT_THRESHOLD = 2000
+"""Filtered queries with at most this many allowed live ids are answered by exact search."""
+
+_SPACE = "cosine"
+_MAX_HEADER_BYTES = 64 * 1024
+_COPY_CHUNK = 1 << 20
+_EXACT_CHUNK = 4096  # ids fetched per get_items call in the exact path (bounds temporary memory)
+_RETRIES = 3  # hnswlib searches with a 4x larger ef before falling back to exact search
+_RADIUS_START_K = 16
+_FILTER_EF_REFERENCE = 0.2  # below this allowed fraction, the filtered search gets a larger ef ...
+_FILTER_EF_MAX_BOOST = 4.0  # ... by sqrt(0.2 / fraction), at most 4x
+# hnswlib's save_index header: offsetLevel0, max_elements, cur_element_count, size_data_per_element,
+# label_offset, offsetData, maxlevel, enterpoint_node, maxM, maxM0, M, mult, ef_construction.
+_HNSW_HEADER = struct.Struct("<QQQQQQiIQQQdQ")
+_HEADER_INT_FIELDS = (
+    "format_version", "dim", "count", "element_count", "max_elements", "m", "ef_construction",
+    "ids_bytes", "payload_bytes",
+)  # fmt: skip
+
+
+class VectorIndex:
+    """An hnswlib cosine index keyed by int64 ids, with exact filtered search and safe persistence.
+
+    ``m`` and ``ef_construction`` shape the graph (memory and build time versus recall);
+    ``ef_search`` is the default search breadth (raised automatically to at least k);
+    ``capacity`` is the initial number of slots (doubles as needed). ``exact_threshold`` may be
+    changed on the instance (tests force either filtered path with it).
+    """
+
+    def __init__(
+        self, dim: int, *, m: int = 16, ef_construction: int = 200, ef_search: int = 64, capacity: int = 1024
+    ) -> None:
+        """Create an empty index for ``dim``-long vectors; ValueError for non-positive parameters."""
+        for name, value, minimum in (
+            ("dim", dim, 1), ("m", m, 2), ("ef_construction", ef_construction, 1),
+            ("ef_search", ef_search, 1), ("capacity", capacity, 1),
+        ):  # fmt: skip
+            _check_int(name, value, minimum)
+        index = hnswlib.Index(space=_SPACE, dim=dim)
+        index.init_index(max_elements=capacity, M=m, ef_construction=ef_construction)
+        self._setup(index, dim, m, ef_construction, ef_search, np.empty(0, dtype=np.int64))
+
+    def _setup(
+        self, index: hnswlib.Index, dim: int, m: int, ef_construction: int, ef_search: int, live: np.ndarray
+    ) -> None:
+        """Set every attribute; shared by ``__init__`` and ``load``."""
+        self.dim = int(dim)
+        self.m = int(m)
+        self.ef_construction = int(ef_construction)
+        self.ef_search = int(ef_search)
+        self.exact_threshold = DEFAULT_EXACT_THRESHOLD
+        self._index = index
+        self._index.set_ef(self.ef_search)
+        self._live = live  # sorted unique int64 ids that are in the index and not deleted
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ contents
+
+    def __len__(self) -> int:
+        """Number of live (added and not removed) ids."""
+        return int(self._live.size)
+
+    def __contains__(self, item: object) -> bool:
+        """True when ``item`` is a live id."""
+        try:
+            value = np.array([operator.index(item)], dtype=np.int64)  # type: ignore[arg-type]
+        except (TypeError, OverflowError):
+            return False
+        return bool(_member_mask(value, self._live)[0])
+
+    def ids(self) -> np.ndarray:
+        """The live ids, sorted ascending (a copy)."""
+        return self._live.copy()
+
+    @property
+    def capacity(self) -> int:
+        """Slots currently allocated in hnswlib (live + deleted + free); grows by doubling."""
+        return int(self._index.get_max_elements())
+
+    @property
+    def deleted_count(self) -> int:
+        """Slots held by removed ids; a large number means a rebuild would save memory."""
+        return int(self._index.element_count) - len(self)
+
+    # ------------------------------------------------------------------ writes
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Insert vectors under ``ids``; an id already present (or removed earlier) gets the new vector.
+
+        ``vectors`` is (n, dim) (or (dim,) for a single id) and is expected to be L2-normalised;
+        hnswlib's cosine space normalises it again anyway. If an id occurs twice in one call the
+        last vector wins. Raises ValueError for mismatched lengths, a wrong dimension, negative
+        ids or non-finite values. Not thread-safe: see the module docstring.
+        """
+        id_array = _as_ids(ids)
+        matrix = _as_matrix(vectors, self.dim, "vectors")
+        if id_array.size != matrix.shape[0]:
+            raise ValueError(f"{id_array.size} ids but {matrix.shape[0]} vectors")
+        if id_array.size == 0:
+            return
+        if id_array.min() < 0:
+            raise ValueError("ids must be >= 0")
+        id_array, matrix = _keep_last_occurrence(id_array, matrix)
+        self._ensure_capacity(int(self._index.element_count) + id_array.size)
+        self._index.add_items(matrix, id_array.astype(np.uint64))
+        self._live = np.union1d(self._live, id_array)
+
+    def remove(self, ids: np.ndarray) -> None:
+        """Remove ``ids`` from search results (hnswlib mark_deleted); ids not present are ignored.
+
+        The slot stays allocated until the index is rebuilt (see :attr:`deleted_count`); re-adding
+        the same id later reuses it. Not thread-safe: see the module docstring.
+        """
+        id_array = np.unique(np.asarray(ids, dtype=np.int64).ravel())
+        present = id_array[_member_mask(id_array, self._live)]
+        for label in present.tolist():
+            self._index.mark_deleted(label)
+        self._live = np.setdiff1d(self._live, present, assume_unique=True)
+
+    def set_ef(self, ef: int) -> None:
+        """Set the default search breadth (higher = better recall, slower); it never drops below k."""
+        _check_int("ef", ef, 1)
+        with self._lock:
+            self.ef_search = int(ef)
+            self._index.set_ef(self.ef_search)
+
+    def _ensure_capacity(self, needed: int) -> None:
+        """Grow hnswlib's slot count (at least doubling) so that ``needed`` elements fit."""
+        current = self.capacity
+        if needed > current:
+            self._index.resize_index(max(needed, 2 * current))
+
+    # ------------------------------------------------------------------ queries
+
+    def query(self, vectors: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Neighbours:
+        """The ``k`` most similar live ids for each query vector ((n, dim) or (dim,)).
+
+        ``allowed`` restricts results to those ids (ids not in the index are ignored). At most
+        ``exact_threshold`` allowed live ids are searched exactly; more use hnswlib's filter with
+        a larger ef. Each list holds ``min(k, candidates)`` pairs: an empty index or an empty
+        allowed set gives empty lists. Raises ValueError for k < 1 or a wrong dimension.
+        """
+        _check_int("k", k, 1)
+        queries = _normalised(_as_matrix(vectors, self.dim, "query vectors"))
+        candidates = None if allowed is None else self._live_subset(allowed)
+        available = len(self) if candidates is None else candidates.size
+        k = min(k, available)
+        if k == 0 or queries.shape[0] == 0:
+            return [[] for _ in range(queries.shape[0])]
+        with self._lock:
+            if candidates is not None and candidates.size <= self.exact_threshold:
+                return self._exact(queries, candidates, k)
+            return self._approximate(queries, k, candidates)
+
+    def radius_query(self, vectors: np.ndarray, min_similarity: float, max_results: int = 100) -> Neighbours:
+        """All live ids with similarity >= ``min_similarity`` to each query (at most ``max_results``).
+
+        Built for near-duplicate groups without an N x N matrix: each query asks hnswlib for
+        k = 16, 32, 64 ... neighbours until the last one falls below the threshold (or k reaches
+        ``max_results`` or the index size). A query vector that is itself in the index finds
+        itself (similarity ~1); callers drop it. Results are as approximate as :meth:`query`.
+        """
+        _check_int("max_results", max_results, 1)
+        queries = _normalised(_as_matrix(vectors, self.dim, "query vectors"))
+        results: Neighbours = [[] for _ in range(queries.shape[0])]
+        limit = min(max_results, len(self))
+        if limit == 0:
+            return results
+        pending = np.arange(queries.shape[0])
+        k = min(_RADIUS_START_K, limit)
+        with self._lock:
+            while pending.size:
+                still_open = []
+                for row, pairs in zip(pending.tolist(), self._approximate(queries[pending], k, None), strict=True):
+                    if k < limit and pairs[-1][1] >= min_similarity:
+                        still_open.append(row)
+                    else:
+                        results[row] = [pair for pair in pairs if pair[1] >= min_similarity]
+                pending = np.array(still_open, dtype=np.int64)
+                k = min(2 * k, limit)
+        return results
+
+    def _live_subset(self, allowed: np.ndarray) -> np.ndarray:
+        """Sorted unique allowed ids that are live (others are silently ignored)."""
+        wanted = np.unique(np.asarray(allowed, dtype=np.int64).ravel())
+        return wanted[_member_mask(wanted, self._live)]
+
+    def _approximate(self, queries: np.ndarray, k: int, candidates: np.ndarray | None) -> Neighbours:
+        """hnswlib search (filtered when ``candidates`` is a strict subset); retries, then exact.
+
+        hnswlib raises when it finds fewer than k results (a tight filter, many deletions); the
+        search is retried with a 4x larger ef a few times and finally answered exactly.
+        """
+        ef = max(self.ef_search, k)
+        accept: Callable[[int], bool] | None = None
+        if candidates is not None and candidates.size < len(self):
+            accept = self._membership_test(candidates)
+            ef = _filtered_ef(ef, candidates.size / len(self))
+        for _ in range(_RETRIES + 1):
+            found = self._knn(queries, k, ef, accept)
+            if found is not None:
+                return found
+            if ef >= self._index.element_count:
+                break
+            ef *= 4
+        return self._exact(queries, self._live if candidates is None else candidates, k)
+
+    def _membership_test(self, candidates: np.ndarray) -> Callable[[int], bool]:
+        """A fast ``label -> allowed?`` callable for hnswlib's filter, built from the smaller set.
+
+        A bound ``set.__contains__`` is the cheapest Python callable; when most ids are allowed the
+        excluded ones make the smaller set.
+        """
+        if candidates.size <= len(self) // 2:
+            return set(candidates.tolist()).__contains__
+        excluded = set(np.setdiff1d(self._live, candidates, assume_unique=True).tolist())
+        return lambda label: label not in excluded
+
+    def _knn(
+        self, queries: np.ndarray, k: int, ef: int, accept: Callable[[int], bool] | None
+    ) -> Neighbours | None:
+        """One hnswlib knn_query at breadth ``ef``; None when hnswlib cannot find k results."""
+        self._index.set_ef(ef)
+        try:
+            # A Python filter runs under the GIL anyway, so extra threads would only contend for it.
+            labels, distances = self._index.knn_query(queries, k=k, num_threads=1 if accept else -1, filter=accept)
+        except RuntimeError:
+            return None
+        finally:
+            self._index.set_ef(self.ef_search)
+        return _pairs(labels.astype(np.int64), 1.0 - distances)
+
+    def _exact(self, queries: np.ndarray, candidates: np.ndarray, k: int) -> Neighbours:
+        """Exact top-k by dot product over ``candidates`` (live ids), fetched from hnswlib in chunks."""
+        n = queries.shape[0]
+        best_ids = np.empty((n, 0), dtype=np.int64)
+        best_sims = np.empty((n, 0), dtype=np.float32)
+        for start in range(0, candidates.size, _EXACT_CHUNK):
+            chunk = candidates[start : start + _EXACT_CHUNK]
+            stored = np.asarray(self._index.get_items(chunk, return_type="numpy"), dtype=np.float32)
+            sims = np.concatenate([best_sims, queries @ stored.T], axis=1)
+            ids = np.concatenate([best_ids, np.broadcast_to(chunk, (n, chunk.size))], axis=1)
+            keep = _top_k_columns(sims, k)
+            best_sims = np.take_along_axis(sims, keep, axis=1)
+            best_ids = np.take_along_axis(ids, keep, axis=1)
+        return _pairs(best_ids, best_sims)
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, path: Path) -> None:
+        """Write the index to ``path`` atomically in the checked container format (module docstring).
+
+        hnswlib first saves to a hidden temporary file in the same folder; the container is then
+        assembled through ``atomic_write``, so the previous file stays intact until the new one
+        is complete, and no temporary file is left behind on failure.
+        """
+        path = Path(path)
+        payload_path = temporary_path(path)
+        try:
+            self._index.save_index(str(payload_path))
+            ids_bytes = self._live.astype("<i8").tobytes()
+            payload_bytes = payload_path.stat().st_size
+            checksum = _crc32_file(payload_path, zlib.crc32(ids_bytes))
+            header = self._header(len(ids_bytes), payload_bytes, checksum)
+
+            def write(handle: IO[bytes]) -> None:
+                handle.write(MAGIC)
+                handle.write(json.dumps(header, sort_keys=True).encode("ascii") + b"\n")
+                handle.write(ids_bytes)
+                with open(payload_path, "rb") as payload:
+                    shutil.copyfileobj(payload, handle, _COPY_CHUNK)
+
+            atomic_write(path, write)
+        finally:
+            with contextlib.suppress(OSError):
+                payload_path.unlink()
+
+    def _header(self, ids_bytes: int, payload_bytes: int, checksum: int) -> dict[str, Any]:
+        """The JSON header describing this index and its payload."""
+        return {
+            "format_version": FORMAT_VERSION,
+            "space": _SPACE,
+            "dim": self.dim,
+            "count": len(self),
+            "element_count": int(self._index.element_count),
+            "max_elements": self.capacity,
+            "m": self.m,
+            "ef_construction": self.ef_construction,
+            "ids_bytes": ids_bytes,
+            "payload_bytes": payload_bytes,
+            "checksum": f"crc32:{checksum:08x}",
+        }
+
+    @classmethod
+    def load(cls, path: Path, dim: int, *, ef_search: int = 64) -> VectorIndex:
+        """Read an index written by :meth:`save`, checking it fully before hnswlib parses it.
+
+        Raises IndexFileError(path, reason) when the file is missing, unreadable, not an index
+        file, written by a newer version, truncated or damaged (length or CRC mismatch), or built
+        for another dimension than ``dim``; the archive then rebuilds it from the catalog.
+        """
+        path = Path(path)
+        _check_int("dim", dim, 1)
+        try:
+            handle = open(path, "rb")  # noqa: SIM115 - closed below; open errors get their own message
+        except FileNotFoundError:
+            raise IndexFileError(path, "index file is missing") from None
+        except OSError as exc:
+            raise IndexFileError(path, f"cannot read index file ({exc.strerror or exc})") from None
+        with handle:
+            try:
+                header = _read_header(handle, path, dim)
+                _check_file_size(handle, header, path)
+                live = _read_ids(handle, header, path)
+                checksum = zlib.crc32(live.astype("<i8").tobytes())
+                return cls._load_payload(handle, header, checksum, live, path, ef_search)
+            except OSError as exc:
+                raise IndexFileError(path, f"cannot read index file ({exc.strerror or exc})") from None
+
+    @classmethod
+    def _load_payload(
+        cls, handle: IO[bytes], header: dict[str, Any], checksum: int, live: np.ndarray, path: Path, ef: int
+    ) -> VectorIndex:
+        """Copy the payload to a scratch file while checking its CRC, verify it, then let hnswlib load it."""
+        scratch = _scratch_path(path)
+        try:
+            with open(scratch, "xb") as out:
+                checksum, head = _copy_with_crc(handle, out, header["payload_bytes"], checksum)
+            if f"crc32:{checksum:08x}" != header["checksum"]:
+                raise IndexFileError(path, "index file is damaged (checksum mismatch)")
+            _check_payload_header(head, header, path)
+            index = hnswlib.Index(space=_SPACE, dim=header["dim"])
+            try:
+                index.load_index(str(scratch), max_elements=header["max_elements"])
+            except (RuntimeError, ValueError, MemoryError) as exc:
+                raise IndexFileError(path, f"hnswlib could not load the index ({exc})") from None
+        finally:
+            with contextlib.suppress(OSError):
+                scratch.unlink()
+        obj = cls.__new__(cls)
+        obj._setup(index, header["dim"], header["m"], header["ef_construction"], ef, live)
+        return obj
+
+
+# ---------------------------------------------------------------------- array helpers
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    """ValueError unless ``value`` is an int (not bool) >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _as_ids(ids: np.ndarray) -> np.ndarray:
+    """``ids`` as a 1-D int64 array (a scalar becomes one id); ValueError for non-integers."""
+    array = np.asarray(ids)
+    if array.size and not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"ids must be integers, got dtype {array.dtype}")
+    return array.astype(np.int64).ravel()
+
+
+def _as_matrix(vectors: np.ndarray, dim: int, what: str) -> np.ndarray:
+    """``vectors`` as a C-contiguous finite float32 (n, dim) matrix; (dim,) becomes one row."""
+    matrix = np.asarray(vectors, dtype=np.float32)
+    if matrix.ndim == 1:
+        matrix = matrix[np.newaxis, :]
+    if matrix.ndim != 2 or matrix.shape[1] != dim:
+        raise ValueError(f"{what} must have shape (n, {dim}) or ({dim},), got {np.shape(vectors)}")
+    if not np.all(np.isfinite(matrix)):
+        raise ValueError(f"{what} contain NaN or infinity")
+    return np.ascontiguousarray(matrix)
+
+
+def _normalised(matrix: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit L2 norm (zero rows stay zero), as hnswlib's cosine space does."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def _keep_last_occurrence(ids: np.ndarray, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Drop earlier duplicates of an id within one batch so that the last vector wins deterministically."""
+    reverse_first = np.unique(ids[::-1], return_index=True)[1]
+    if reverse_first.size == ids.size:
+        return ids, vectors
+    keep = np.sort(ids.size - 1 - reverse_first)
+    return ids[keep], np.ascontiguousarray(vectors[keep])
+
+
+def _member_mask(values: np.ndarray, sorted_ids: np.ndarray) -> np.ndarray:
+    """Boolean mask of which ``values`` occur in the sorted unique array ``sorted_ids`` (binary search)."""
+    if sorted_ids.size == 0:
+        return np.zeros(values.shape, dtype=bool)
+    positions = np.minimum(np.searchsorted(sorted_ids, values), sorted_ids.size - 1)
+    return sorted_ids[positions] == values
+
+
+def _filtered_ef(ef: int, fraction: float) -> int:
+    """Search breadth for a filtered hnswlib query where ``fraction`` of the live ids are allowed.
+
+    Recall of hnswlib's filtered search drops as the filter gets tighter (measured on 100k
+    clustered vectors, ef=64: 0.99 at 20 %, 0.96 at 5-10 %); ef grows by sqrt(0.2 / fraction),
+    at most 4x, which brought it back to >= 0.99 in the same measurement.
+    """
+    boost = min(_FILTER_EF_MAX_BOOST, max(1.0, math.sqrt(_FILTER_EF_REFERENCE / max(fraction, 1e-9))))
+    return math.ceil(ef * boost)
+
+
+def _top_k_columns(sims: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of each row's ``k`` largest values, best first (ties keep column order)."""
+    if sims.shape[1] > k:
+        part = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(sims.shape[1]), sims.shape)
+    order = np.argsort(-np.take_along_axis(sims, part, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
+def _pairs(ids: np.ndarray, sims: np.ndarray) -> Neighbours:
+    """Rows of ids and similarities as lists of ``(int, float)`` tuples."""
+    return [
+        list(zip(row_ids, row_sims, strict=True))
+        for row_ids, row_sims in zip(ids.tolist(), sims.tolist(), strict=True)
+    ]
+
+
+# ---------------------------------------------------------------------- file helpers
+
+
+def _crc32_file(path: Path, crc: int) -> int:
+    """Continue a CRC-32 over the bytes of ``path``."""
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_COPY_CHUNK):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _copy_with_crc(source: IO[bytes], target: IO[bytes], length: int, crc: int) -> tuple[int, bytes]:
+    """Copy exactly ``length`` bytes, continuing ``crc``; also return the first bytes (hnswlib's header)."""
+    head = b""
+    remaining = length
+    while remaining:
+        chunk = source.read(min(_COPY_CHUNK, remaining))
+        if not chunk:
+            raise OSError("unexpected end of file")
+        if len(head) < _HNSW_HEADER.size:
+            head += chunk[: _HNSW_HEADER.size - len(head)]
+        crc = zlib.crc32(chunk, crc)
+        target.write(chunk)
+        remaining -= len(chunk)
+    return crc, head
+
+
+def _scratch_path(path: Path) -> Path:
+    """A fresh temporary name for the verified payload: next to the index, or in the system temp folder
+    when the index folder is read-only."""
+    candidate = temporary_path(path)
+    try:
+        with open(candidate, "xb"):
+            pass
+    except OSError:
+        return Path(tempfile.gettempdir()) / candidate.name
+    candidate.unlink()
+    return candidate
+
+
+def _read_header(handle: IO[bytes], path: Path, dim: int) -> dict[str, Any]:
+    """Read and validate the magic bytes and the JSON header line; IndexFileError otherwise."""
+    if handle.read(len(MAGIC)) != MAGIC:
+        raise IndexFileError(path, "not an Inspector Search index file (wrong magic bytes)")
+    line = handle.readline(_MAX_HEADER_BYTES)
+    if not line.endswith(b"\n"):
+        raise IndexFileError(path, "index file header is truncated or damaged")
+    try:
+        header = json.loads(line)
+    except (UnicodeDecodeError, ValueError):
+        raise IndexFileError(path, "index file header is damaged") from None
+    if not isinstance(header, dict) or not all(
+        isinstance(header.get(name), int) and not isinstance(header.get(name), bool) and header[name] >= 0
+        for name in _HEADER_INT_FIELDS
+    ):
+        raise IndexFileError(path, "index file header is incomplete or damaged")
+    if header["format_version"] > FORMAT_VERSION:
+        raise IndexFileError(path, f"written by a newer version (format {header['format_version']})")
+    if (
+        header["format_version"] < 1
+        or header.get("space") != _SPACE
+        or not isinstance(header.get("checksum"), str)
+    ):
+        raise IndexFileError(path, "index file header is damaged or of an unknown kind")
+    if header["dim"] != dim:
+        raise IndexFileError(path, f"index has dimension {header['dim']}, expected {dim}")
+    if header["ids_bytes"] != 8 * header["count"] or not (
+        header["count"] <= header["element_count"] <= header["max_elements"]
+    ):
+        raise IndexFileError(path, "index file header is inconsistent")
+    return header
+
+
+def _check_file_size(handle: IO[bytes], header: dict[str, Any], path: Path) -> None:
+    """IndexFileError unless the file is exactly header + ids + payload long (catches truncation)."""
+    expected = handle.tell() + header["ids_bytes"] + header["payload_bytes"]
+    actual = os.fstat(handle.fileno()).st_size
+    if actual < expected:
+        raise IndexFileError(path, f"index file is truncated ({actual} of {expected} bytes)")
+    if actual > expected:
+        raise IndexFileError(path, "index file has unexpected trailing data")
+
+
+def _read_ids(handle: IO[bytes], header: dict[str, Any], path: Path) -> np.ndarray:
+    """Read the live ids section; IndexFileError unless it is sorted, unique and non-negative."""
+    raw = handle.read(header["ids_bytes"])
+    if len(raw) != header["ids_bytes"]:
+        raise IndexFileError(path, "index file is truncated")
+    ids = np.frombuffer(raw, dtype="<i8").astype(np.int64)
+    if ids.size and (ids[0] < 0 or np.any(np.diff(ids) <= 0)):
+        raise IndexFileError(path, "index file is damaged (id list is not sorted and unique)")
+    return ids
+
+
+def _check_payload_header(head: bytes, header: dict[str, Any], path: Path) -> None:
+    """Cross-check hnswlib's own header with ours, so a format change or mix-up never reaches load_index."""
+    if len(head) < _HNSW_HEADER.size:
+        raise IndexFileError(path, "index payload is too short")
+    fields = _HNSW_HEADER.unpack(head)
+    max_elements, count, per_element, label_offset, data_offset = fields[1:6]
+    max_m0, m = fields[9], fields[10]
+    minimum = _HNSW_HEADER.size + count * (per_element + 4)
+    if (
+        max_elements != header["max_elements"]
+        or count != header["element_count"]
+        or label_offset - data_offset != 4 * header["dim"]
+        or per_element != label_offset + 8
+        or m != header["m"]
+        or max_m0 != 2 * m
+        or header["payload_bytes"] < minimum
+    ):
+        raise IndexFileError(path, "index payload does not match its header (damaged or unsupported)")

@@ -1,0 +1,105 @@
+"""Desktop entry point: ``inspector-search`` with no sub-command, or ``inspector-search-app``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication, QMessageBox, QStyleFactory
+
+from inspector_search import __version__
+from inspector_search.core import archive as archive_module
+from inspector_search.core.errors import InspectorSearchError
+
+from .icons import app_icon
+from .messages import describe_error
+from .settings import APPLICATION, ORGANIZATION, default_qsettings
+
+ENV_ARCHIVE = "INSPECTOR_SEARCH_ARCHIVE"
+EXIT_ARCHIVE_ERROR = 2
+
+
+def default_archive_folder() -> Path:
+    """The façade's default archive folder (per-user data folder)."""
+    provider = getattr(archive_module, "default_archive_folder", None)
+    if provider is not None:
+        return Path(provider())
+    import platformdirs
+
+    return platformdirs.user_data_path("InspectorSearch") / "archive"
+
+
+def resolve_archive_folder(argument: str | None) -> Path:
+    """``--archive``, else ``$INSPECTOR_SEARCH_ARCHIVE``, else the default folder."""
+    if argument:
+        return Path(argument).expanduser()
+    from_env = os.environ.get(ENV_ARCHIVE)
+    if from_env:
+        return Path(from_env).expanduser()
+    return default_archive_folder()
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="inspector-search-app", description="Inspector Search desktop app")
+    parser.add_argument("--archive", metavar="DIR", help=f"archive folder (default: ${ENV_ARCHIVE} or per-user)")
+    parser.add_argument("--version", action="version", version=f"Inspector Search {__version__}")
+    return parser.parse_args(argv)
+
+
+def create_application(argv: Sequence[str] | None = None) -> QApplication:
+    """The QApplication (re-used if one exists), with names, icon and the platform's own style."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication([sys.argv[0] if sys.argv else "inspector-search", *(argv or [])])
+    app.setApplicationName(APPLICATION)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationVersion(__version__)
+    app.setDesktopFileName("inspector-search")
+    app.setWindowIcon(app_icon())
+    if app.style() is None and "Fusion" in QStyleFactory:
+        app.setStyle("Fusion")
+    return app
+
+
+def open_archive(folder: Path) -> object | None:
+    """Open the archive, or say why it cannot be opened (and return ``None``)."""
+    try:
+        return archive_module.Archive.open(folder)
+    except (InspectorSearchError, OSError) as error:
+        QMessageBox.critical(
+            None, "Inspector Search", f"The archive at {folder} cannot be opened.\n\n{describe_error(error)}"
+        )
+        return None
+
+
+def run_app(archive_folder: Path, settings: QSettings | None = None) -> int:
+    """Show the main window on ``archive_folder`` and run the event loop; the process exit code."""
+    from .main_window import MainWindow
+
+    app = create_application()
+    archive = open_archive(Path(archive_folder))
+    if archive is None:
+        return EXIT_ARCHIVE_ERROR
+    try:
+        window = MainWindow(archive, settings if settings is not None else default_qsettings())
+        window.show()
+        window.start_warm_up()
+        return app.exec()
+    finally:
+        archive.close()  # type: ignore[attr-defined]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``--archive DIR`` and run the desktop app."""
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return run_app(resolve_archive_folder(args.archive))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,510 @@
+"""The main window: query pane (left), results (centre), details (right), archive browser (dock)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QSplitter,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inspector_search import __version__
+from inspector_search.core.errors import ImageError
+from inspector_search.core.records import ArchiveStatus, PhotoRecord, SearchHit, SearchRequest
+
+from . import photo_actions
+from .add_dialog import AddPhotosDialog
+from .browser import ArchiveBrowser
+from .compare import CompareDialog
+from .detail import DetailPane
+from .filters import FilterPanel
+from .history import HistoryDialog
+from .icons import app_icon, icon
+from .messages import describe_error
+from .query_pane import QueryPane
+from .results import Role
+from .results_panel import ResultsPanel
+from .search_controller import SearchController
+from .settings import THUMBNAIL_SIZES, Preferences, WindowState
+from .skipped import SkippedDialog
+from .thumbnails import ThumbnailLoader
+from .workers import TaskRunner
+
+DEFAULT_SIZE = (1280, 760)
+DEFAULT_SPLITTER = [300, 640, 340]
+IMAGE_FILTER = "Photos (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.webp *.heic);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    """Wires the panes to the archive façade; every archive call runs on a worker thread."""
+
+    def __init__(self, archive: Any, settings: QSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.archive = archive
+        self.preferences = Preferences(settings)
+        self.window_state = WindowState(settings)
+        self.status: ArchiveStatus | None = None
+        self.ready = False
+        self.last_history: HistoryDialog | None = None
+        self.last_compare: CompareDialog | None = None
+        self._add_dialog: AddPhotosDialog | None = None
+        self._last_seconds = 0.0
+        self._runner = TaskRunner(max_threads=2, parent=self)
+        self.thumbnails = ThumbnailLoader(archive, parent=self)
+        self.searcher = SearchController(archive, self)
+        self.setWindowTitle(f"Inspector Search — {Path(archive.folder).name}")
+        self.setWindowIcon(app_icon())
+        self._build_panes()
+        self._build_actions()
+        self._build_menus_and_toolbar()
+        self._build_status_bar()
+        self._connect()
+        self._apply_preferences()
+        self._restore_window()
+        self.refresh_status()
+
+    # -- construction --------------------------------------------------------------------------
+    def _build_panes(self) -> None:
+        self.query_pane = QueryPane()
+        self.filters = FilterPanel()
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(6, 6, 6, 6)
+        left_layout.addWidget(self.query_pane, 1)
+        left_layout.addWidget(self.filters)
+        self.results = ResultsPanel(self.thumbnails, self.preferences.get("thumbnail_size"))
+        self.detail = DetailPane(self.thumbnails)
+        detail_box = QWidget()
+        detail_layout = QVBoxLayout(detail_box)
+        detail_layout.setContentsMargins(6, 6, 6, 6)
+        detail_layout.addWidget(self.detail)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("mainSplitter")
+        for index, widget in enumerate((left, self.results, detail_box)):
+            self.splitter.addWidget(widget)
+            self.splitter.setCollapsible(index, index != 1)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes(DEFAULT_SPLITTER)
+        self.setCentralWidget(self.splitter)
+        self.browser = ArchiveBrowser()
+        self.browser_dock = QDockWidget("Archive", self)
+        self.browser_dock.setObjectName("browserDock")
+        self.browser_dock.setWidget(self.browser)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.browser_dock)
+
+    def _action(self, text: str, icon_name: str = "", shortcut: Any = None, slot: Any = None) -> QAction:
+        action = QAction(icon(icon_name) if icon_name else QIcon(), text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if slot is not None:
+            action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        self.open_action = self._action("Open photo…", "open", QKeySequence.StandardKey.Open, self.open_photo)
+        self.paste_action = self._action("Paste", "paste", QKeySequence.StandardKey.Paste, self.paste)
+        self.add_action = self._action("Add photos…", "add", "Ctrl+Shift+A", self.show_add_dialog)
+        self.quit_action = self._action("Quit", "", QKeySequence.StandardKey.Quit, self.close)
+        self.group_action = self._action("Group by equipment", "group", "Ctrl+G")
+        self.group_action.setCheckable(True)
+        self.group_action.setToolTip("Show the best photo per equipment, with how many of its photos match")
+        self.browser_action = self.browser_dock.toggleViewAction()
+        self.browser_action.setIcon(icon("browser"))
+        self.browser_action.setText("Archive browser")
+        self.browser_action.setShortcut(QKeySequence("Ctrl+B"))
+        self.open_file_action = self._action("Open file", "open", None, lambda: self._on_current(self.open_file))
+        self.show_folder_action = self._action(
+            "Show in folder", "folder", None, lambda: self._on_current(self.show_in_folder)
+        )
+        self.copy_path_action = self._action("Copy path", "", None, lambda: self._on_current(self.copy_path))
+        self.history_action = self._action("Equipment history", "history", "Ctrl+H", self.show_current_history)
+        self.compare_action = self._action("Compare with query", "compare", "Ctrl+D", self.compare_current)
+        self.photo_actions = [
+            self.history_action,
+            self.compare_action,
+            self.open_file_action,
+            self.show_folder_action,
+            self.copy_path_action,
+        ]
+        self.query_pane.set_actions(self.open_action, self.paste_action)
+        self.detail.set_actions(self.photo_actions)
+        self._update_photo_actions()
+
+    def _build_menus_and_toolbar(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        for action in (self.open_action, self.paste_action, None, self.add_action, None, self.quit_action):
+            file_menu.addSeparator() if action is None else file_menu.addAction(action)
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.browser_action)
+        view_menu.addAction(self.group_action)
+        size_menu = view_menu.addMenu("Thumbnail size")
+        self.size_group = QActionGroup(self)
+        for name, pixels in THUMBNAIL_SIZES.items():
+            action = size_menu.addAction(name.capitalize())
+            action.setCheckable(True)
+            action.setData(pixels)
+            action.setChecked(pixels == self.preferences.get("thumbnail_size"))
+            self.size_group.addAction(action)
+        self.size_group.triggered.connect(lambda action: self.set_thumbnail_size(action.data()))
+        photo_menu = self.menuBar().addMenu("&Photo")
+        for action in self.photo_actions:
+            photo_menu.addAction(action)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("About Inspector Search", self.show_about)
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for action in (self.open_action, self.paste_action, self.add_action, None, self.browser_action,
+                       self.group_action, None, self.history_action, self.compare_action):
+            toolbar.addSeparator() if action is None else toolbar.addAction(action)
+        self.addToolBar(toolbar)
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.photos_label = QLabel("Opening archive…")
+        self.model_label = QLabel()
+        self.model_label.setEnabled(False)
+        self.skipped_button = QToolButton()
+        self.skipped_button.setAutoRaise(True)
+        self.skipped_button.setToolTip("Files that could not be added, and why")
+        self.skipped_button.clicked.connect(self.show_skipped)
+        self.skipped_button.hide()
+        self.add_progress = QProgressBar()
+        self.add_progress.setMaximumWidth(160)
+        self.add_progress.setFormat("Adding %p%")
+        self.add_progress.hide()
+        bar.addWidget(self.photos_label)
+        bar.addPermanentWidget(self.add_progress)
+        bar.addPermanentWidget(self.skipped_button)
+        bar.addPermanentWidget(self.model_label)
+
+    def _connect(self) -> None:
+        self.query_pane.queryChanged.connect(self.run_search)
+        self.filters.filtersChanged.connect(self._filters_changed)
+        self.filters.minScoreChanged.connect(self._min_score_changed)
+        self.group_action.toggled.connect(self._grouping_changed)
+        self.searcher.resultsReady.connect(self._show_results)
+        self.searcher.searchFailed.connect(self._search_failed)
+        self.results.addRequested.connect(self.show_add_dialog)
+        self.results.currentChanged.connect(self._current_changed)
+        self.results.view.openRequested.connect(self.open_detail)
+        self.results.view.customContextMenuRequested.connect(self._results_context_menu)
+        self.browser.historyRequested.connect(self.show_history)
+        self.browser.siteRequested.connect(self.filters.set_site)
+
+    def _apply_preferences(self) -> None:
+        prefs = self.preferences
+        self.filters.top_k.setValue(prefs.get("top_k"))
+        self.filters.min_score.setValue(max(prefs.get("min_score"), 0.0))
+        self.results.proxy.set_min_score(self.filters.min_score.value())
+        self.filters.rotations.setChecked(prefs.get("rotations"))
+        self.group_action.setChecked(prefs.get("group_by_equipment"))
+        self.browser_dock.setVisible(prefs.get("show_browser"))
+        self.filters.discard_pending()  # the values above are preferences, not a user's change
+
+    def _restore_window(self) -> None:
+        self.resize(*DEFAULT_SIZE)
+        geometry = self.window_state.load("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.window_state.load("state")
+        if state is not None:
+            self.restoreState(state)
+        splitter = self.window_state.load("splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+
+    def save_window(self) -> None:
+        self.window_state.save("geometry", self.saveGeometry())
+        self.window_state.save("state", self.saveState())
+        self.window_state.save("splitter", self.splitter.saveState())
+        prefs = self.preferences
+        prefs.set("top_k", self.filters.top_k.value())
+        prefs.set("min_score", float(self.filters.min_score.value()))
+        prefs.set("rotations", self.filters.rotations.isChecked())
+        prefs.set("group_by_equipment", self.group_action.isChecked())
+        prefs.set("show_browser", self.browser_dock.isVisible())
+        prefs.sync()
+
+    # -- archive status ------------------------------------------------------------------------
+    def start_warm_up(self) -> None:
+        """Load the model and index on a worker so the first search does not wait for them."""
+        self.statusBar().showMessage("Loading the recognition model…")
+        self._runner.submit(lambda _p: self.archive.warm_up(), self._warmed_up, self._warm_up_failed)
+
+    def _warmed_up(self, _result: object) -> None:
+        self.ready = True
+        self.statusBar().showMessage("Ready", 4000)
+
+    def _warm_up_failed(self, error: BaseException) -> None:
+        self.statusBar().showMessage(describe_error(error))
+
+    def refresh_status(self) -> None:
+        """Re-read counts, sites, types and equipment on a worker; update status bar, filters, browser."""
+        archive = self.archive
+
+        def read(_progress: object) -> tuple:
+            return archive.status(), archive.sites(), archive.equipment_types(), archive.equipment()
+
+        self._runner.submit(read, self._status_read, self._status_failed)
+
+    def _status_read(self, result: tuple) -> None:
+        status, sites, types, equipment = result
+        self.status = status
+        self.photos_label.setText(
+            f"{status.photos:,} photos · {status.equipment:,} equipment · {status.sites} sites"
+        )
+        self.model_label.setText(f"Model {status.model_id}")
+        skipped = len(status.skipped)
+        self.skipped_button.setText(f"{skipped} skipped")
+        self.skipped_button.setVisible(skipped > 0)
+        self.filters.set_choices(sites, types)
+        self.browser.set_equipment(equipment)
+        if status.photos == 0:
+            self.results.show_empty_archive()
+        elif self.results.showing_empty_archive():
+            self.results.show_no_query()
+
+    def _status_failed(self, error: BaseException) -> None:
+        self.photos_label.setText(describe_error(error))
+
+    # -- searching -----------------------------------------------------------------------------
+    def current_request(self) -> SearchRequest | None:
+        source = self.query_pane.source
+        if source is None:
+            return None
+        return SearchRequest(
+            image=source,
+            top_k=self.filters.top_k.value(),
+            filter=self.filters.search_filter(),
+            crop=self.query_pane.region(),
+            rotations=self.filters.rotations.isChecked(),
+        )
+
+    def run_search(self) -> None:
+        request = self.current_request()
+        if request is None:
+            return
+        self.results.show_searching()
+        self.statusBar().showMessage("Searching…")
+        self.searcher.search(request)
+        self._update_photo_actions()
+
+    def _filters_changed(self) -> None:
+        if self.query_pane.source is not None:
+            self.run_search()
+
+    def _min_score_changed(self, value: float) -> None:
+        self.results.proxy.set_min_score(value)
+
+    def _grouping_changed(self, _grouped: bool) -> None:
+        if self.searcher.last_request is not None:
+            self._show_results(self.searcher.last_hits, self.searcher.last_request, self._last_seconds)
+
+    def _show_results(self, hits: list[SearchHit], _request: SearchRequest, seconds: float) -> None:
+        self._last_seconds = seconds
+        self.statusBar().clearMessage()
+        if self.group_action.isChecked():
+            self.results.show_groups(self.archive.group_by_equipment(hits), seconds)
+        else:
+            self.results.show_hits(hits, seconds)
+
+    def _search_failed(self, error: BaseException, _request: SearchRequest) -> None:
+        self.statusBar().clearMessage()
+        text = describe_error(error)
+        if isinstance(error, ImageError):
+            self.query_pane.show_message(text)
+        self.results.show_error(text)
+
+    # -- query input ---------------------------------------------------------------------------
+    def open_photo(self) -> None:
+        start = self.preferences.get("last_query_folder")
+        names, _ = QFileDialog.getOpenFileNames(self, "Search with a photo", start, IMAGE_FILTER)
+        if names:
+            self.preferences.set("last_query_folder", str(Path(names[0]).parent))
+            self.query_pane.load_paths([Path(name) for name in names])
+
+    def paste(self) -> None:
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None:
+            self.query_pane.show_message("The clipboard is empty.")
+        else:
+            self.query_pane.load_mime(mime)
+
+    # -- current photo -------------------------------------------------------------------------
+    def _current_changed(self, photo: PhotoRecord | None, score: float | None) -> None:
+        self.detail.show_photo(photo, score)
+        self._update_photo_actions()
+
+    def current_photo(self) -> PhotoRecord | None:
+        return self.detail.photo
+
+    def _update_photo_actions(self) -> None:
+        photo = self.current_photo()
+        for action in (self.open_file_action, self.show_folder_action, self.copy_path_action):
+            action.setEnabled(photo is not None)
+        self.history_action.setEnabled(photo is not None and bool(photo.equipment_tag))
+        self.compare_action.setEnabled(photo is not None and self.query_pane.image is not None)
+
+    def _on_current(self, handler: Any) -> None:
+        photo = self.current_photo()
+        if photo is not None:
+            handler(photo)
+
+    def open_detail(self, index: Any) -> None:
+        """Enter or double-click on a match: show it in the detail pane, reopening the pane if collapsed."""
+        self.detail.show_photo(index.data(Role.PHOTO), index.data(Role.SCORE))
+        sizes = self.splitter.sizes()
+        if sizes[2] == 0:
+            sizes[2] = DEFAULT_SPLITTER[2]
+            self.splitter.setSizes(sizes)
+        self._update_photo_actions()
+
+    def open_file(self, photo: PhotoRecord) -> None:
+        if not photo_actions.open_file(photo.path):
+            self.statusBar().showMessage(f"Cannot open {photo.path}", 6000)
+
+    def show_in_folder(self, photo: PhotoRecord) -> None:
+        if not photo_actions.show_in_folder(photo.path):
+            self.statusBar().showMessage(f"Cannot open {photo.path.parent}", 6000)
+
+    def copy_path(self, photo: PhotoRecord) -> None:
+        photo_actions.copy_path(photo.path)
+        self.statusBar().showMessage("Path copied", 3000)
+
+    def photo_menu(self, photo: PhotoRecord, parent: QWidget | None = None) -> QMenu:
+        """The context menu for a photo (results grid and history strips)."""
+        menu = QMenu(parent or self)
+        menu.addAction(icon("open"), "Open file", lambda: self.open_file(photo))
+        menu.addAction(icon("folder"), "Show in folder", lambda: self.show_in_folder(photo))
+        menu.addAction("Copy path", lambda: self.copy_path(photo))
+        menu.addSeparator()
+        tag = photo.equipment_tag
+        history = menu.addAction(icon("history"), "Equipment history", lambda: self.show_history(tag))
+        history.setEnabled(bool(photo.equipment_tag))
+        compare = menu.addAction(icon("compare"), "Compare with query", lambda: self.compare(photo, None))
+        compare.setEnabled(self.query_pane.image is not None)
+        return menu
+
+    def _results_context_menu(self, pos: QPoint) -> None:
+        view = self.results.view
+        index = view.indexAt(pos)
+        if index.isValid():
+            view.setCurrentIndex(index)
+            self.photo_menu(index.data(Role.PHOTO), view).exec(view.viewport().mapToGlobal(pos))
+
+    # -- secondary windows ---------------------------------------------------------------------
+    def show_current_history(self) -> None:
+        photo = self.current_photo()
+        if photo is not None and photo.equipment_tag:
+            self.show_history(photo.equipment_tag)
+
+    def show_history(self, tag: str | None) -> HistoryDialog | None:
+        if not tag:
+            return None
+        dialog = HistoryDialog(self.archive, tag, self.thumbnails, self.photo_menu, self)
+        dialog.photoActivated.connect(lambda photo: self.detail.show_photo(photo))
+        dialog.show()
+        self.last_history = dialog
+        dialog.destroyed.connect(lambda: setattr(self, "last_history", None))
+        return dialog
+
+    def compare_current(self) -> None:
+        photo, score = self.detail.photo, None
+        current, current_score = self.results.current()
+        if current is not None and photo is not None and current.image_id == photo.image_id:
+            score = current_score
+        if photo is not None:
+            self.compare(photo, score)
+
+    def compare(self, photo: PhotoRecord, score: float | None) -> CompareDialog | None:
+        image = self.query_pane.image
+        if image is None:
+            self.statusBar().showMessage("Open a query photo first", 5000)
+            return None
+        dialog = CompareDialog(image, self.query_pane.region(), photo, score, self)
+        dialog.show()
+        self.last_compare = dialog
+        dialog.destroyed.connect(lambda: setattr(self, "last_compare", None))
+        return dialog
+
+    def add_dialog(self) -> AddPhotosDialog:
+        if self._add_dialog is None:
+            self._add_dialog = AddPhotosDialog(self.archive, self.preferences, self)
+            self._add_dialog.addStarted.connect(self._add_started)
+            self._add_dialog.progress.connect(self._add_progress)
+            self._add_dialog.addFinished.connect(self._add_finished)
+        return self._add_dialog
+
+    def show_add_dialog(self) -> AddPhotosDialog:
+        dialog = self.add_dialog()
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
+
+    def _add_started(self) -> None:
+        self.add_progress.setRange(0, 0)
+        self.add_progress.show()
+
+    def _add_progress(self, event: Any) -> None:
+        if event.total > 0:
+            self.add_progress.setRange(0, event.total)
+            self.add_progress.setValue(min(event.done, event.total))
+
+    def _add_finished(self, _report: object) -> None:
+        self.add_progress.hide()
+        self._runner.submit(lambda _p: self.archive.refresh(), self._archive_refreshed, self._status_failed)
+
+    def _archive_refreshed(self, _changed: object) -> None:
+        self.refresh_status()
+        if self.query_pane.source is not None:
+            self.run_search()
+
+    def show_skipped(self) -> None:
+        self._runner.submit(lambda _p: self.archive.skipped(), self._show_skipped, self._status_failed)
+
+    def _show_skipped(self, skipped: list) -> None:
+        dialog = SkippedDialog(skipped, self)
+        dialog.show()
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About Inspector Search",
+            f"<b>Inspector Search {__version__}</b><br>Find earlier inspection photos that look like a "
+            f"new one, offline.<br><br>Archive: {self.archive.folder}",
+        )
+
+    def set_thumbnail_size(self, pixels: int) -> None:
+        self.preferences.set("thumbnail_size", int(pixels))
+        self.results.set_thumbnail_size(int(pixels))
+
+    # -- shutdown ------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Stop background work: cancel an add (committed photos are kept) and wait for workers."""
+        if self._add_dialog is not None:
+            self._add_dialog.cancel()
+            self._add_dialog.wait(60000)
+        self.searcher.shutdown()
+        self.thumbnails.shutdown()
+        self._runner.shutdown()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_window()
+        self.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,357 @@
+"""The ranked matches: a list model with custom roles, a sort/filter proxy, a painting delegate, a view.
+
+The same model and delegate also show photo strips without scores (equipment history).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QRect,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeyEvent, QPainter, QPalette
+from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from inspector_search.core.records import EquipmentHit, PhotoRecord, SearchHit
+
+from .thumbnails import ThumbnailLoader, cache_size_for
+
+AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+class Role(IntEnum):
+    """Custom data roles of :class:`ResultsModel`."""
+
+    SCORE = Qt.ItemDataRole.UserRole + 1
+    PHOTO = Qt.ItemDataRole.UserRole + 2
+    TAG = Qt.ItemDataRole.UserRole + 3
+    SITE = Qt.ItemDataRole.UserRole + 4
+    DATE = Qt.ItemDataRole.UserRole + 5
+    THUMBNAIL = Qt.ItemDataRole.UserRole + 6
+    MATCH_COUNT = Qt.ItemDataRole.UserRole + 7
+    IMAGE_ID = Qt.ItemDataRole.UserRole + 8
+    RANK = Qt.ItemDataRole.UserRole + 9
+    THUMBNAIL_FAILED = Qt.ItemDataRole.UserRole + 10
+
+
+@dataclass(frozen=True)
+class ResultItem:
+    """One row: a photo, with its score and rank when it is a match and its count when grouped."""
+
+    photo: PhotoRecord
+    score: float | None = None
+    rank: int | None = None
+    match_count: int | None = None
+
+    @classmethod
+    def from_hit(cls, hit: SearchHit) -> ResultItem:
+        return cls(hit.photo, hit.score, hit.rank)
+
+    @classmethod
+    def from_group(cls, hit: EquipmentHit) -> ResultItem:
+        return cls(hit.best, hit.score, hit.rank, hit.match_count)
+
+
+def photo_title(photo: PhotoRecord) -> str:
+    """What a photo is called in lists: its equipment tag, else its file name."""
+    return photo.equipment_tag or photo.path.name
+
+
+def format_date(value: date | None) -> str:
+    return value.isoformat() if value is not None else "undated"
+
+
+class ResultsModel(QAbstractListModel):
+    """Photos (ranked matches or a history strip) with their thumbnails, loaded lazily."""
+
+    def __init__(self, thumbnails: ThumbnailLoader, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._items: list[ResultItem] = []
+        self._rows_by_id: dict[int, list[int]] = {}
+        self._thumbnails = thumbnails
+        self._thumbnail_size = 256
+        thumbnails.ready.connect(self._thumbnail_ready)
+
+    # -- filling -------------------------------------------------------------------------------
+    def set_items(self, items: Iterable[ResultItem]) -> None:
+        self.beginResetModel()
+        self._items = list(items)
+        self._rows_by_id = {}
+        for row, item in enumerate(self._items):
+            self._rows_by_id.setdefault(item.photo.image_id, []).append(row)
+        self.endResetModel()
+
+    def set_hits(self, hits: Iterable[SearchHit]) -> None:
+        self.set_items(ResultItem.from_hit(hit) for hit in hits)
+
+    def set_groups(self, groups: Iterable[EquipmentHit]) -> None:
+        self.set_items(ResultItem.from_group(group) for group in groups)
+
+    def clear(self) -> None:
+        self.set_items(())
+
+    def items(self) -> list[ResultItem]:
+        return list(self._items)
+
+    def set_thumbnail_pixels(self, pixels: float) -> None:
+        """How many device pixels a thumbnail is painted at (chooses the cache size to load)."""
+        size = cache_size_for(pixels)
+        if size != self._thumbnail_size:
+            self._thumbnail_size = size
+            if self._items:
+                self.dataChanged.emit(self.index(0), self.index(len(self._items) - 1), [Role.THUMBNAIL])
+
+    # -- Qt model API --------------------------------------------------------------------------
+    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._items)
+
+    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._items):
+            return None
+        item = self._items[index.row()]
+        photo = item.photo
+        if role == Qt.ItemDataRole.DisplayRole:
+            return photo_title(photo)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(item)
+        if role == Role.THUMBNAIL:
+            return self._thumbnails.pixmap(photo.image_id, self._thumbnail_size)
+        if role == Role.THUMBNAIL_FAILED:
+            return self._thumbnails.failed(photo.image_id, self._thumbnail_size)
+        simple = {
+            Role.SCORE: item.score,
+            Role.PHOTO: photo,
+            Role.TAG: photo.equipment_tag,
+            Role.SITE: photo.site,
+            Role.DATE: photo.inspected_on,
+            Role.MATCH_COUNT: item.match_count,
+            Role.IMAGE_ID: photo.image_id,
+            Role.RANK: item.rank,
+        }
+        return simple.get(role)  # type: ignore[call-overload]
+
+    def roleNames(self) -> dict[int, bytes]:
+        names = super().roleNames()
+        names.update({int(role): role.name.lower().encode() for role in Role})
+        return names
+
+    @staticmethod
+    def _tooltip(item: ResultItem) -> str:
+        photo = item.photo
+        lines = [photo_title(photo)]
+        if photo.equipment_name:
+            lines.append(photo.equipment_name)
+        lines.append(" · ".join(filter(None, [photo.site, photo.area, format_date(photo.inspected_on)])))
+        if item.score is not None:
+            lines.append(f"Similarity {item.score:.3f}")
+        lines.append(str(photo.path))
+        return "\n".join(lines)
+
+    def _thumbnail_ready(self, image_id: int) -> None:
+        for row in self._rows_by_id.get(image_id, ()):
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Role.THUMBNAIL])
+
+
+class ResultsProxy(QSortFilterProxyModel):
+    """Hides matches below the minimum similarity and sorts by score or by date (newest first)."""
+
+    SORT_KEYS = ("score", "date")
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._min_score = -1.0
+        self._sort_key = "score"
+        self.setDynamicSortFilter(True)
+        self.sort(0, Qt.SortOrder.DescendingOrder)
+
+    @property
+    def min_score(self) -> float:
+        return self._min_score
+
+    def set_min_score(self, value: float) -> None:
+        if value != self._min_score:
+            self._min_score = value
+            self.invalidateFilter()
+
+    @property
+    def sort_key(self) -> str:
+        return self._sort_key
+
+    def set_sort_key(self, key: str) -> None:
+        if key not in self.SORT_KEYS:
+            raise ValueError(key)
+        self._sort_key = key
+        self.invalidate()
+        self.sort(0, Qt.SortOrder.DescendingOrder)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
+        score = self.sourceModel().index(source_row, 0, source_parent).data(Role.SCORE)
+        return score is None or score >= self._min_score
+
+    def lessThan(self, left: AnyIndex, right: AnyIndex) -> bool:
+        return self._key(left) < self._key(right)
+
+    def _key(self, index: AnyIndex) -> tuple:
+        score = index.data(Role.SCORE)
+        score = -2.0 if score is None else score
+        if self._sort_key == "date":
+            day = index.data(Role.DATE) or date.min
+            return (day, score)
+        # Ties in score keep the archive's rank order (lower rank sorts "greater" in descending order).
+        return (score, -(index.data(Role.RANK) or 0))
+
+
+def score_colour(score: float) -> QColor:
+    """Badge colour: green for near-identical, amber for similar, grey for weak matches."""
+    if score >= 0.9:
+        return QColor(46, 125, 50)
+    if score >= 0.75:
+        return QColor(239, 108, 0)
+    return QColor(96, 108, 118)
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    """Paints a photo cell: thumbnail (placeholder while loading), score badge, tag, site and date."""
+
+    PADDING = 8
+    GAP = 6
+
+    def __init__(self, thumbnail_size: int = 160, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._thumbnail_size = thumbnail_size
+        self.show_match_count = False
+
+    @property
+    def thumbnail_size(self) -> int:
+        return self._thumbnail_size
+
+    def set_thumbnail_size(self, size: int) -> None:
+        self._thumbnail_size = size
+
+    def _text_lines(self) -> int:
+        return 4 if self.show_match_count else 3
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
+        metrics = QFontMetrics(option.font)
+        side = self._thumbnail_size + 2 * self.PADDING
+        height = side + self.GAP + self._text_lines() * metrics.lineSpacing()
+        return QSize(side, height)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        style = option.widget.style() if option.widget is not None else None
+        if style is not None:
+            style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, option.widget)
+        rect = option.rect.adjusted(self.PADDING, self.PADDING, -self.PADDING, -self.PADDING)
+        thumb_rect = QRect(rect.left(), rect.top(), rect.width(), self._thumbnail_size)
+        self._paint_thumbnail(painter, option, index, thumb_rect)
+        score = index.data(Role.SCORE)
+        if score is not None:
+            self._paint_badge(painter, option, thumb_rect, f"{score:.2f}", score_colour(score))
+        text_rect = QRect(rect.left(), thumb_rect.bottom() + self.GAP, rect.width(), 0)
+        self._paint_text(painter, option, index, text_rect)
+        painter.restore()
+
+    def _paint_thumbnail(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex, rect: QRect
+    ) -> None:
+        palette = option.palette
+        painter.fillRect(rect, palette.color(QPalette.ColorRole.AlternateBase))
+        pixmap = index.data(Role.THUMBNAIL)
+        if pixmap is None or pixmap.isNull():
+            painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))
+            failed = bool(index.data(Role.THUMBNAIL_FAILED))
+            painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, "No preview" if failed else "Loading…")
+            return
+        scaled = QSize(pixmap.width(), pixmap.height()).scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        target = QRect(0, 0, scaled.width(), scaled.height())
+        target.moveCenter(rect.center())
+        painter.drawPixmap(target, pixmap)
+
+    @staticmethod
+    def _paint_badge(
+        painter: QPainter, option: QStyleOptionViewItem, rect: QRect, text: str, colour: QColor
+    ) -> None:
+        font = QFont(option.font)
+        font.setBold(True)
+        metrics = QFontMetrics(font)
+        badge = QRect(0, 0, metrics.horizontalAdvance(text) + 10, metrics.height() + 2)
+        badge.moveTopLeft(rect.topLeft() + QPoint(4, 4))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawRoundedRect(badge, 4, 4)
+        painter.setFont(font)
+        painter.setPen(QColor("white"))
+        painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, text)
+
+    def _paint_text(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex, rect: QRect) -> None:
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        palette = option.palette
+        text_role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
+        muted_role = QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.PlaceholderText
+        photo: PhotoRecord = index.data(Role.PHOTO)
+        lines = [
+            (photo_title(photo), True, text_role),
+            (" · ".join(filter(None, [photo.site, photo.area])) or "no site", False, muted_role),
+            (format_date(photo.inspected_on), False, muted_role),
+        ]
+        count = index.data(Role.MATCH_COUNT)
+        if self.show_match_count and count is not None:
+            lines.append((f"{count} matching photo{'s' if count != 1 else ''}", False, text_role))
+        top = rect.top()
+        for text, bold, role in lines:
+            font = QFont(option.font)
+            font.setBold(bold)
+            metrics = QFontMetrics(font)
+            painter.setFont(font)
+            painter.setPen(palette.color(role))
+            line = QRect(rect.left(), top, rect.width(), metrics.lineSpacing())
+            elided = metrics.elidedText(text, Qt.TextElideMode.ElideRight, rect.width())
+            painter.drawText(line, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, elided)
+            top += QFontMetrics(option.font).lineSpacing()
+
+
+class PhotoGridView(QListView):
+    """A grid of photo cells; Enter (or a double click) asks to open the current item."""
+
+    openRequested = Signal(QModelIndex)
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setMovement(QListView.Movement.Static)
+        self.setUniformItemSizes(True)
+        self.setSpacing(4)
+        self.setWrapping(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.doubleClicked.connect(self.openRequested)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
+            self.openRequested.emit(self.currentIndex())
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def current_photo(self) -> PhotoRecord | None:
+        index = self.currentIndex()
+        return index.data(Role.PHOTO) if index.isValid() else None

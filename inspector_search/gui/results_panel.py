@@ -1,0 +1,192 @@
+"""The centre of the window: the results grid, or a clear empty state when there is nothing to show."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QFont, QPalette
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from inspector_search.core.records import EquipmentHit, PhotoRecord, SearchHit
+
+from .icons import icon
+from .query_pane import HINT
+from .results import PhotoGridView, ResultsModel, ResultsProxy, Role, ThumbnailDelegate
+from .thumbnails import ThumbnailLoader
+
+EMPTY_ARCHIVE_TITLE = "Add photos to start"
+EMPTY_ARCHIVE_TEXT = (
+    "This archive has no photos yet. Add folders of inspection photos: they are indexed on this "
+    "computer, and nothing leaves it."
+)
+NO_QUERY_TITLE = "Search the archive by photo"
+
+
+class EmptyState(QWidget):
+    """A centred icon, title, explanation and optional button."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        self.picture = QLabel()
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.title = QLabel()
+        font = QFont(self.font())
+        font.setPointSizeF(font.pointSizeF() * 1.5)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text = QLabel()
+        self.text.setWordWrap(True)
+        self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.text.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.text.setMaximumWidth(460)
+        self.button = QPushButton()
+        self.button.hide()
+        for widget in (self.picture, self.title, self.text):
+            layout.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addSpacing(8)
+        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(2)
+
+    def configure(self, icon_name: str, title: str, text: str, button_text: str = "") -> None:
+        self.picture.setPixmap(icon(icon_name).pixmap(QSize(64, 64), self.devicePixelRatioF()))
+        self.title.setText(title)
+        self.text.setText(text)
+        self.button.setText(button_text)
+        self.button.setVisible(bool(button_text))
+
+
+class ResultsPanel(QWidget):
+    """Shows matches (photos or equipment groups) sorted and filtered by a proxy, or an empty state."""
+
+    addRequested = Signal()
+    currentChanged = Signal(object, object)  # PhotoRecord | None, score | None
+
+    def __init__(self, thumbnails: ThumbnailLoader, thumbnail_size: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = ResultsModel(thumbnails, self)
+        self.proxy = ResultsProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.grouped = False
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.stack = QStackedWidget()
+        self.empty = EmptyState()
+        self.empty.button.setIcon(icon("add"))
+        self.empty.button.clicked.connect(self.addRequested)
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self._build_results(thumbnail_size))
+        layout.addWidget(self.stack)
+        self.show_no_query()
+
+    def _build_results(self, thumbnail_size: int) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        header = QHBoxLayout()
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.sort_combo = QComboBox()
+        self.sort_combo.addItem("Most similar first", "score")
+        self.sort_combo.addItem("Newest inspection first", "date")
+        self.sort_combo.currentIndexChanged.connect(
+            lambda _i: self.proxy.set_sort_key(self.sort_combo.currentData())
+        )
+        header.addWidget(self.summary, 1)
+        header.addWidget(self.sort_combo)
+        layout.addLayout(header)
+        self.view = PhotoGridView()
+        self.delegate = ThumbnailDelegate(thumbnail_size, self.view)
+        self.view.setItemDelegate(self.delegate)
+        self.view.setModel(self.proxy)
+        self.view.selectionModel().currentChanged.connect(self._current_changed)
+        self.proxy.modelReset.connect(self._select_first)
+        layout.addWidget(self.view, 1)
+        self.set_thumbnail_size(thumbnail_size)
+        return page
+
+    # -- states --------------------------------------------------------------------------------
+    def show_empty_archive(self) -> None:
+        self.model.clear()
+        self.empty.configure("add", EMPTY_ARCHIVE_TITLE, EMPTY_ARCHIVE_TEXT, "Add photos…")
+        self.stack.setCurrentWidget(self.empty)
+
+    def show_no_query(self) -> None:
+        self.model.clear()
+        self.empty.configure("search", NO_QUERY_TITLE, HINT + ".\nDrag on the photo to search by a region only.")
+        self.stack.setCurrentIndex(0)
+
+    def showing_empty_archive(self) -> bool:
+        return self.stack.currentIndex() == 0 and self.empty.title.text() == EMPTY_ARCHIVE_TITLE
+
+    def show_searching(self) -> None:
+        if self.stack.currentIndex() == 1:
+            self.summary.setText("Searching…")
+
+    def show_error(self, text: str) -> None:
+        self.model.clear()
+        self.stack.setCurrentIndex(1)
+        self.summary.setText(text)
+
+    def show_hits(self, hits: Sequence[SearchHit], seconds: float) -> None:
+        self._set_grouped(False)
+        self.model.set_hits(hits)
+        self.stack.setCurrentIndex(1)
+        count = len(hits)
+        self.summary.setText(
+            f"{count} matching photo{'s' if count != 1 else ''} ({seconds:.2f} s)"
+            if count
+            else "No matching photos. Try fewer filters or a lower minimum similarity."
+        )
+
+    def show_groups(self, groups: Sequence[EquipmentHit], seconds: float) -> None:
+        self._set_grouped(True)
+        self.model.set_groups(groups)
+        self.stack.setCurrentIndex(1)
+        photos = sum(group.match_count for group in groups)
+        self.summary.setText(
+            f"{len(groups)} equipment with {photos} matching photos ({seconds:.2f} s)"
+            if groups
+            else "No matching equipment. Try fewer filters or a lower minimum similarity."
+        )
+
+    def _set_grouped(self, grouped: bool) -> None:
+        if grouped != self.grouped:
+            self.grouped = grouped
+            self.delegate.show_match_count = grouped
+            self.view.doItemsLayout()
+
+    def set_thumbnail_size(self, size: int) -> None:
+        self.delegate.set_thumbnail_size(size)
+        self.model.set_thumbnail_pixels(size * self.devicePixelRatioF())
+        self.view.doItemsLayout()
+
+    # -- selection -----------------------------------------------------------------------------
+    def current(self) -> tuple[PhotoRecord | None, float | None]:
+        index = self.view.currentIndex()
+        if not index.isValid():
+            return None, None
+        return index.data(Role.PHOTO), index.data(Role.SCORE)
+
+    def _select_first(self) -> None:
+        if self.proxy.rowCount() > 0:
+            self.view.setCurrentIndex(self.proxy.index(0, 0))
+        else:
+            self.currentChanged.emit(None, None)
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        if current.isValid():
+            self.currentChanged.emit(current.data(Role.PHOTO), current.data(Role.SCORE))
+        else:
+            self.currentChanged.emit(None, None)

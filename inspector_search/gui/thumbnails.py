@@ -1,0 +1,90 @@
+"""Lazy thumbnail loading: the archive's cached JPEG is decoded on a worker, shown on the GUI thread.
+
+``archive.thumbnail(image_id, size)`` returns a JPEG path in the archive's thumbnail cache
+(creating it if needed); a worker decodes it into a ``QImage`` (safe off the GUI thread) and the
+GUI thread turns it into a ``QPixmap`` (which must only be made there).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap
+
+from .workers import TaskRunner
+
+#: Sizes asked of the archive's cache; a view asks for the smallest one at least as big as it needs.
+CACHE_SIZES = (256, 512)
+
+
+def cache_size_for(pixels: float) -> int:
+    """The archive thumbnail size to request to paint ``pixels`` device pixels sharply."""
+    for size in CACHE_SIZES:
+        if pixels <= size:
+            return size
+    return CACHE_SIZES[-1]
+
+
+class ThumbnailLoader(QObject):
+    """Hands out thumbnails by image id; a miss starts a load and ``ready(image_id)`` follows."""
+
+    ready = Signal(int)
+
+    def __init__(self, archive: Any, capacity: int = 800, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._archive = archive
+        self._capacity = capacity
+        self._cache: OrderedDict[tuple[int, int], QPixmap] = OrderedDict()
+        self._pending: set[tuple[int, int]] = set()
+        self._failed: set[tuple[int, int]] = set()
+        self._runner = TaskRunner(max_threads=2, parent=self)
+
+    def pixmap(self, image_id: int, size: int = 256) -> QPixmap | None:
+        """The cached thumbnail, or ``None`` while it loads (a load is started on a miss)."""
+        key = (image_id, size)
+        cached = self._cache.get(key)
+        if cached is not None:
+            self._cache.move_to_end(key)
+            return cached
+        if key not in self._pending and key not in self._failed:
+            self._pending.add(key)
+            self._runner.submit(
+                lambda _progress: self._decode(key),
+                on_finished=self._loaded,
+                on_failed=lambda _error: self._load_failed(key),
+            )
+        return None
+
+    def failed(self, image_id: int, size: int = 256) -> bool:
+        """True if the thumbnail could not be made (the photo is gone or unreadable)."""
+        return (image_id, size) in self._failed
+
+    def _decode(self, key: tuple[int, int]) -> tuple[tuple[int, int], QImage]:
+        """Runs on a worker thread."""
+        path = self._archive.thumbnail(key[0], key[1])
+        image = QImage(str(path))
+        if image.isNull():
+            raise ValueError(f"cannot decode thumbnail {path}")
+        return key, image
+
+    @Slot(object)
+    def _loaded(self, result: tuple[tuple[int, int], QImage]) -> None:
+        key, image = result
+        self._pending.discard(key)
+        self._cache[key] = QPixmap.fromImage(image)
+        while len(self._cache) > self._capacity:
+            self._cache.popitem(last=False)
+        self.ready.emit(key[0])
+
+    def _load_failed(self, key: tuple[int, int]) -> None:
+        self._pending.discard(key)
+        self._failed.add(key)
+        self.ready.emit(key[0])
+
+    def wait(self, msecs: int = -1) -> bool:
+        return self._runner.wait(msecs)
+
+    def shutdown(self) -> None:
+        self._runner.shutdown()
