@@ -169,7 +169,8 @@ def test_metadata_csv_attaches_equipment_inspector_and_notes(archive: Archive, p
     report = archive.add([photos], metadata=csv)
     assert any("line 6" in e for e in report.metadata_errors), report.metadata_errors
     photo = archive.photo(ids_by_path(archive)[files[0].name])
-    assert (photo.equipment_tag, photo.equipment_type, photo.site, photo.inspector) == ("V-0", "valve", "Refinery", "Ann")
+    facts = (photo.equipment_tag, photo.equipment_type, photo.site, photo.inspector)
+    assert facts == ("V-0", "valve", "Refinery", "Ann")
     assert photo.notes == "seal leak, minor" and photo.extra["work_order"] == "WO-0"
     assert archive.history("V-1").equipment.photo_count == 2
 

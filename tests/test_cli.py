@@ -73,7 +73,8 @@ def test_add_search_history_status_end_to_end(tmp_path: Path) -> None:
 def test_errors_are_one_line_messages_with_non_zero_exit(tmp_path: Path) -> None:
     archive = tmp_path / "archive"
     proc = run("history", "NOPE", archive=archive, check=False)
-    assert proc.returncode == 1 and proc.stderr.strip() == "inspector-search: error: no equipment tagged 'NOPE' in this archive"
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "inspector-search: error: no equipment tagged 'NOPE' in this archive"
     text = tmp_path / "x.jpg"
     text.write_text("hello")
     proc = run("search", str(text), archive=archive, check=False)
