@@ -22,6 +22,33 @@ from .settings import APPLICATION, ORGANIZATION, default_qsettings
 
 ENV_ARCHIVE = "INSPECTOR_SEARCH_ARCHIVE"
 EXIT_ARCHIVE_ERROR = 2
+EXIT_BROKEN_QT = 3
+_PROBE_CALLS = 64
+
+
+def qt_binding_defect() -> str | None:
+    """Why this PySide6 cannot run the app, or ``None`` if it can.
+
+    PySide6-Essentials 6.12.0 returns ``None`` from void methods without a reference; on Python
+    3.11 (where ``None`` is not immortal) any window then aborts within seconds with "Fatal Python
+    error: none_dealloc". Measured, not guessed from the version, so a fixed build passes.
+    """
+    if sys.version_info >= (3, 12):
+        return None
+    from PySide6 import __version__ as pyside_version
+    from PySide6.QtCore import QObject
+
+    probe = QObject()
+    before = sys.getrefcount(None)
+    for _ in range(_PROBE_CALLS):
+        probe.setObjectName("probe")
+    if before - sys.getrefcount(None) < _PROBE_CALLS // 2:
+        return None
+    return (
+        f"PySide6 {pyside_version} drops references to None on Python "
+        f"{sys.version_info.major}.{sys.version_info.minor} and would crash; "
+        "install another version, e.g. pip install 'PySide6-Essentials!=6.12.0'"
+    )
 
 
 def default_archive_folder() -> Path:
@@ -81,6 +108,10 @@ def run_app(archive_folder: Path, settings: QSettings | None = None) -> int:
     """Show the main window on ``archive_folder`` and run the event loop; the process exit code."""
     from .main_window import MainWindow
 
+    defect = qt_binding_defect()
+    if defect is not None:
+        print(f"inspector-search: {defect}", file=sys.stderr)
+        return EXIT_BROKEN_QT
     app = create_application()
     archive = open_archive(Path(archive_folder))
     if archive is None:
