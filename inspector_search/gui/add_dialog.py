@@ -53,12 +53,17 @@ class RateEstimator:
     def __init__(self) -> None:
         self._phase = ""
         self._samples: deque[tuple[float, int]] = deque()
+        self._last_time: float | None = None
 
     def add(self, event: ProgressEvent, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         if event.phase != self._phase:
             self._phase = event.phase
             self._samples.clear()
+            if event.done > 0 and self._last_time is not None:
+                # The phase began at the previous report (jobs report once per batch).
+                self._samples.append((self._last_time, 0))
+        self._last_time = now
         self._samples.append((now, event.done))
         while len(self._samples) > 2 and now - self._samples[0][0] > self.WINDOW_SECONDS:
             self._samples.popleft()
@@ -102,7 +107,11 @@ def progress_text(event: ProgressEvent, estimator: RateEstimator) -> str:
 
 def report_text(report: AddReport) -> str:
     """The end-of-run summary: what was added, kept, moved and skipped (with reasons)."""
-    head = CANCELLED_TEXT if report.cancelled else "Done."
+    head = (
+        f"Cancelled after adding {report.added} photos; they are kept. Add the same folders again to finish."
+        if report.cancelled
+        else "Done."
+    )
     lines = [
         head,
         f"Added {report.added} photos, {report.unchanged} unchanged, {report.moved} moved, "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,24 +50,11 @@ def qt_binding_defect() -> str | None:
     )
 
 
-def default_archive_folder() -> Path:
-    """The façade's default archive folder (per-user data folder)."""
-    provider = getattr(archive_module, "default_archive_folder", None)
-    if provider is not None:
-        return Path(provider())
-    import platformdirs
-
-    return platformdirs.user_data_path("InspectorSearch") / "archive"
-
-
 def resolve_archive_folder(argument: str | None) -> Path:
-    """``--archive``, else ``$INSPECTOR_SEARCH_ARCHIVE``, else the default folder."""
+    """``--archive``, else the façade's default (``$INSPECTOR_SEARCH_ARCHIVE`` or the per-user folder)."""
     if argument:
         return Path(argument).expanduser()
-    from_env = os.environ.get(ENV_ARCHIVE)
-    if from_env:
-        return Path(from_env).expanduser()
-    return default_archive_folder()
+    return Path(archive_module.default_archive_folder())
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -93,10 +79,10 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     return app
 
 
-def open_archive(folder: Path) -> object | None:
+def open_archive(folder: Path, model: Path | None = None) -> object | None:
     """Open the archive, or say why it cannot be opened (and return ``None``)."""
     try:
-        return archive_module.Archive.open(folder)
+        return archive_module.Archive.open(folder, model=model)
     except (InspectorSearchError, OSError) as error:
         QMessageBox.critical(
             None, "Inspector Search", f"The archive at {folder} cannot be opened.\n\n{describe_error(error)}"
@@ -104,8 +90,12 @@ def open_archive(folder: Path) -> object | None:
         return None
 
 
-def run_app(archive_folder: Path, settings: QSettings | None = None) -> int:
-    """Show the main window on ``archive_folder`` and run the event loop; the process exit code."""
+def run_app(archive_folder: Path, *, model: Path | None = None, settings: QSettings | None = None) -> int:
+    """Show the main window on ``archive_folder`` and run the event loop; the process exit code.
+
+    ``model`` is a model manifest other than the bundled one; ``settings`` replaces the per-user
+    settings store (tests).
+    """
     from .main_window import MainWindow
 
     defect = qt_binding_defect()
@@ -113,14 +103,16 @@ def run_app(archive_folder: Path, settings: QSettings | None = None) -> int:
         print(f"inspector-search: {defect}", file=sys.stderr)
         return EXIT_BROKEN_QT
     app = create_application()
-    archive = open_archive(Path(archive_folder))
+    archive = open_archive(Path(archive_folder), model)
     if archive is None:
         return EXIT_ARCHIVE_ERROR
     try:
         window = MainWindow(archive, settings if settings is not None else default_qsettings())
         window.show()
         window.start_warm_up()
-        return app.exec()
+        code = app.exec()
+        window.shutdown()  # no worker may outlive the archive it reads
+        return code
     finally:
         archive.close()  # type: ignore[attr-defined]
 

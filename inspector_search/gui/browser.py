@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QHeaderView, QLabel, QLineEdit, QMenu, QTreeView, 
 from inspector_search.core.records import EquipmentRecord
 
 from .icons import icon
+from .results import change_filter
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 TAG_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -136,8 +137,8 @@ class BrowserFilter(QSortFilterProxyModel):
         self.setAutoAcceptChildRows(True)
 
     def set_text(self, text: str) -> None:
-        self._words = text.lower().split()
-        self.invalidateFilter()
+        words = text.lower().split()
+        change_filter(self, lambda: setattr(self, "_words", words))
 
     def filterAcceptsRow(self, source_row: int, source_parent: AnyIndex) -> bool:
         if not self._words:

@@ -51,7 +51,8 @@ class ZoomView(QGraphicsView):
     zoomRequested = Signal(float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(QGraphicsScene(), parent)
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)

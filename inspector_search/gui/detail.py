@@ -161,6 +161,11 @@ class DetailPane(QWidget):
     def photo(self) -> PhotoRecord | None:
         return self._photo
 
+    @property
+    def score(self) -> float | None:
+        """The shown photo's similarity to the query (``None`` outside search results)."""
+        return self._score
+
     def show_photo(self, photo: PhotoRecord | None, score: float | None = None) -> None:
         """Show a photo's preview and metadata (``None`` shows the empty state)."""
         self._photo, self._score = photo, score

@@ -138,12 +138,6 @@ class FilterPanel(QGroupBox):
                 since, until = until, since
         return SearchFilter(site=site, equipment_type=kind, since=since, until=until)
 
-    def flush(self) -> None:
-        """Emit a pending debounced change now (tests, and before closing)."""
-        if self._debounce.isActive():
-            self._debounce.stop()
-            self.filtersChanged.emit()
-
     def discard_pending(self) -> None:
         """Forget a pending debounced change (after setting values programmatically)."""
         self._debounce.stop()

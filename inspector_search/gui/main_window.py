@@ -130,7 +130,7 @@ class MainWindow(QMainWindow):
         self.show_folder_action = self._action(
             "Show in folder", "folder", None, lambda: self._on_current(self.show_in_folder)
         )
-        self.copy_path_action = self._action("Copy path", "", None, lambda: self._on_current(self.copy_path))
+        self.copy_path_action = self._action("Copy path", "copy", None, lambda: self._on_current(self.copy_path))
         self.history_action = self._action("Equipment history", "history", "Ctrl+H", self.show_current_history)
         self.compare_action = self._action("Compare with query", "compare", "Ctrl+D", self.compare_current)
         self.photo_actions = [
@@ -391,12 +391,13 @@ class MainWindow(QMainWindow):
         menu = QMenu(parent or self)
         menu.addAction(icon("open"), "Open file", lambda: self.open_file(photo))
         menu.addAction(icon("folder"), "Show in folder", lambda: self.show_in_folder(photo))
-        menu.addAction("Copy path", lambda: self.copy_path(photo))
+        menu.addAction(icon("copy"), "Copy path", lambda: self.copy_path(photo))
         menu.addSeparator()
         tag = photo.equipment_tag
         history = menu.addAction(icon("history"), "Equipment history", lambda: self.show_history(tag))
         history.setEnabled(bool(photo.equipment_tag))
-        compare = menu.addAction(icon("compare"), "Compare with query", lambda: self.compare(photo, None))
+        score = self.results.score_of(photo.image_id)
+        compare = menu.addAction(icon("compare"), "Compare with query", lambda: self.compare(photo, score))
         compare.setEnabled(self.query_pane.image is not None)
         return menu
 
@@ -424,12 +425,8 @@ class MainWindow(QMainWindow):
         return dialog
 
     def compare_current(self) -> None:
-        photo, score = self.detail.photo, None
-        current, current_score = self.results.current()
-        if current is not None and photo is not None and current.image_id == photo.image_id:
-            score = current_score
-        if photo is not None:
-            self.compare(photo, score)
+        if self.detail.photo is not None:
+            self.compare(self.detail.photo, self.detail.score)
 
     def compare(self, photo: PhotoRecord, score: float | None) -> CompareDialog | None:
         image = self.query_pane.image

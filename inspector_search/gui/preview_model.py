@@ -15,7 +15,7 @@ KNOWN_FIELDS = ("site", "area", "equipment", "equipment_tag", "equipment_name", 
 
 
 def preview_columns(rows: tuple[PreviewRow, ...]) -> list[str]:
-    keys = {key for row in rows for key in row.metadata}
+    keys = {key for row in rows for key, value in row.metadata.items() if value}
     known = [key for key in KNOWN_FIELDS if key in keys]
     return known + sorted(keys - set(known))
 

@@ -335,14 +335,6 @@ class QueryPane(QWidget):
         self.message.setText(text)
         self.message.setVisible(bool(text))
 
-    def clear(self) -> None:
-        self._source = None
-        self._image = None
-        self.view.set_image(None)
-        self.caption.clear()
-        self.stack.setCurrentWidget(self.hint)
-        self._update_region_button()
-
     # -- loading -------------------------------------------------------------------------------
     def load_path(self, path: Path, keep_queue: bool = False) -> bool:
         """Use the photo at ``path`` as the query; on failure keep the current one and say why."""
@@ -388,13 +380,13 @@ class QueryPane(QWidget):
                 image = image.toImage()
             if isinstance(image, QImage):
                 return self.load_image(image)
+        if mime.hasUrls():
+            self.show_message("Only photos on this computer can be searched (not web addresses).")
+            return False
         text_path = _text_path(mime)
         if text_path is not None:
             return self.load_path(text_path)
-        if mime.urls():
-            self.show_message("Only photos on this computer can be searched (not web addresses).")
-        else:
-            self.show_message("There is no photo or photo path to search with. " + HINT + ".")
+        self.show_message("There is no photo or photo path to search with. " + HINT + ".")
         return False
 
     def _set_query(self, source: Path | bytes, image: QImage, label: str) -> None:

@@ -5,7 +5,7 @@ The same model and delegate also show photo strips without scores (equipment his
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import IntEnum
@@ -166,6 +166,17 @@ class ResultsModel(QAbstractListModel):
             self.dataChanged.emit(index, index, [Role.THUMBNAIL])
 
 
+def change_filter(proxy: QSortFilterProxyModel, apply: Callable[[], None]) -> None:
+    """Change what a proxy's ``filterAcceptsRow`` accepts, with the API this Qt has (6.10+ or older)."""
+    if hasattr(proxy, "endFilterChange"):
+        proxy.beginFilterChange()
+        apply()
+        proxy.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+    else:
+        apply()
+        proxy.invalidateFilter()
+
+
 class ResultsProxy(QSortFilterProxyModel):
     """Hides matches below the minimum similarity and sorts by score or by date (newest first)."""
 
@@ -184,8 +195,7 @@ class ResultsProxy(QSortFilterProxyModel):
 
     def set_min_score(self, value: float) -> None:
         if value != self._min_score:
-            self._min_score = value
-            self.invalidateFilter()
+            change_filter(self, lambda: setattr(self, "_min_score", value))
 
     @property
     def sort_key(self) -> str:
@@ -352,6 +362,3 @@ class PhotoGridView(QListView):
             return
         super().keyPressEvent(event)
 
-    def current_photo(self) -> PhotoRecord | None:
-        index = self.currentIndex()
-        return index.data(Role.PHOTO) if index.isValid() else None

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector_search.core.records import EquipmentHit, PhotoRecord, SearchHit
+from inspector_search.core.records import EquipmentHit, SearchHit
 
 from .icons import icon
 from .query_pane import HINT
@@ -50,7 +50,7 @@ class EmptyState(QWidget):
         self.text.setWordWrap(True)
         self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.text.setForegroundRole(QPalette.ColorRole.PlaceholderText)
-        self.text.setMaximumWidth(460)
+        self.text.setFixedWidth(self.fontMetrics().averageCharWidth() * 60)
         self.button = QPushButton()
         self.button.hide()
         for widget in (self.picture, self.title, self.text):
@@ -63,6 +63,8 @@ class EmptyState(QWidget):
         self.picture.setPixmap(icon(icon_name).pixmap(QSize(64, 64), self.devicePixelRatioF()))
         self.title.setText(title)
         self.text.setText(text)
+        # A wrapped label inside an aligned layout item gets no height-for-width: size it here.
+        self.text.setFixedHeight(self.text.heightForWidth(self.text.width()))
         self.button.setText(button_text)
         self.button.setVisible(bool(button_text))
 
@@ -173,11 +175,9 @@ class ResultsPanel(QWidget):
         self.view.doItemsLayout()
 
     # -- selection -----------------------------------------------------------------------------
-    def current(self) -> tuple[PhotoRecord | None, float | None]:
-        index = self.view.currentIndex()
-        if not index.isValid():
-            return None, None
-        return index.data(Role.PHOTO), index.data(Role.SCORE)
+    def score_of(self, image_id: int) -> float | None:
+        """The similarity of a listed photo, or ``None`` if it is not among the results."""
+        return next((item.score for item in self.model.items() if item.photo.image_id == image_id), None)
 
     def _select_first(self) -> None:
         if self.proxy.rowCount() > 0:

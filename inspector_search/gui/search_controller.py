@@ -16,7 +16,6 @@ class SearchController(QObject):
     """``search(request)`` returns at once; ``resultsReady(hits, request, seconds)`` or
     ``searchFailed(error, request)`` follow on the GUI thread, only for the latest request."""
 
-    searchStarted = Signal(object)
     resultsReady = Signal(object, object, float)
     searchFailed = Signal(object, object)
 
@@ -47,17 +46,12 @@ class SearchController(QObject):
             hits = archive.search(request)
             return hits, time.perf_counter() - started
 
-        self.searchStarted.emit(request)
         self._runner.submit(
             run,
             lambda result: self._finished(generation, request, result),
             lambda error: self._failed(generation, request, error),
         )
         return generation
-
-    def cancel(self) -> None:
-        """Forget any search in flight (its result will be ignored)."""
-        self._generation += 1
 
     def _finished(self, generation: int, request: SearchRequest, result: tuple[list[SearchHit], float]) -> None:
         if generation != self._generation:
@@ -69,9 +63,6 @@ class SearchController(QObject):
     def _failed(self, generation: int, request: SearchRequest, error: BaseException) -> None:
         if generation == self._generation:
             self.searchFailed.emit(error, request)
-
-    def wait(self, msecs: int = -1) -> bool:
-        return self._runner.wait(msecs)
 
     def shutdown(self) -> None:
         self._runner.shutdown()

@@ -86,10 +86,6 @@ class Preferences:
     def __init__(self, settings: QSettings) -> None:
         self._settings = settings
 
-    @property
-    def qsettings(self) -> QSettings:
-        return self._settings
-
     def get(self, key: str) -> Any:
         """The option's stored value, or its default when absent or unusable."""
         option = _BY_KEY[key]
@@ -103,9 +99,6 @@ class Preferences:
         if checked != value:
             raise ValueError(f"{value!r} is not a valid value for {key!r}")
         self._settings.setValue(f"{self.GROUP}/{key}", checked)
-
-    def reset(self, key: str) -> None:
-        self._settings.remove(f"{self.GROUP}/{key}")
 
     def as_dict(self) -> dict[str, Any]:
         return {option.key: self.get(option.key) for option in OPTIONS}

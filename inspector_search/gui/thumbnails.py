@@ -83,8 +83,5 @@ class ThumbnailLoader(QObject):
         self._failed.add(key)
         self.ready.emit(key[0])
 
-    def wait(self, msecs: int = -1) -> bool:
-        return self._runner.wait(msecs)
-
     def shutdown(self) -> None:
         self._runner.shutdown()

@@ -28,7 +28,6 @@ class Task(QObject):
         self.setObjectName(name)
         self._fn = fn
         self.channel = Progress(self._report)
-        self.done = False
 
     def _report(self, event: ProgressEvent) -> None:
         self.progress.emit(event)
@@ -86,7 +85,6 @@ class TaskRunner(QObject):
     def _forget(self, _result: object) -> None:
         task = self.sender()
         if isinstance(task, Task):
-            task.done = True
             self._tasks.discard(task)
 
     @property

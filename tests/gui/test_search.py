@@ -1,0 +1,210 @@
+"""Searching from the main window: drop, paste, region, grouping, filters, and the results view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QObject, QPointF, Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
+
+from inspector_search.gui.results import Role
+
+from .conftest import PLANT
+from .helpers import drop_files
+
+
+def search_by_drop(qtbot, window, paths: list[Path]) -> list:
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        assert drop_files(window.query_pane, paths)
+    return window.results.model.items()
+
+
+def shown_ids(window) -> list[int]:
+    proxy = window.results.proxy
+    return [proxy.index(row, 0).data(Role.IMAGE_ID) for row in range(proxy.rowCount())]
+
+
+def test_dropped_photo_is_the_first_match_with_score_one(qtbot, window, query_photo: Path) -> None:
+    items = search_by_drop(qtbot, window, [query_photo])
+    assert items[0].photo.path == query_photo
+    assert items[0].score == pytest.approx(1.0, abs=1e-3)
+    scores = [item.score for item in items]
+    assert scores == sorted(scores, reverse=True)
+    assert len(items) == min(window.filters.top_k.value(), 8 * len(PLANT))
+    assert window.results.stack.currentIndex() == 1
+    assert "matching photo" in window.results.summary.text()
+    # The first match is selected and shown in the detail pane with its metadata.
+    assert window.detail.photo.path == query_photo
+    assert window.detail.labels["tag"].text() == "FL-101"
+    assert window.detail.labels["site"].text() == "site_A"
+    assert window.detail.labels["date"].text() == query_photo.parent.name
+
+
+def test_several_dropped_photos_search_the_first_and_queue_the_rest(qtbot, window, plant_photos: Path) -> None:
+    photos = sorted((plant_photos / "site_B" / "WE-301").rglob("*.jpg"))[:3]
+    items = search_by_drop(qtbot, window, photos)
+    assert items[0].photo.path == photos[0]
+    assert window.query_pane.queue_model.paths() == photos
+    assert not window.query_pane.queue_box.isHidden()
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        index = window.query_pane.queue_model.index(2)
+        window.query_pane.queue_view.clicked.emit(index)
+    assert window.results.model.items()[0].photo.path == photos[2]
+
+
+def test_thumbnails_load_lazily_off_the_gui_thread(qtbot, window, query_photo: Path) -> None:
+    search_by_drop(qtbot, window, [query_photo])
+    index = window.results.proxy.index(0, 0)
+    qtbot.waitUntil(lambda: index.data(Role.THUMBNAIL) is not None, timeout=30000)
+    pixmap = index.data(Role.THUMBNAIL)
+    assert not pixmap.isNull() and max(pixmap.width(), pixmap.height()) <= 256
+    window.results.view.viewport().repaint()  # the delegate paints real thumbnails without error
+
+
+def test_region_query_changes_the_ranking(qtbot, window, query_photo: Path) -> None:
+    search_by_drop(qtbot, window, [query_photo])
+    whole = [(item.photo.image_id, round(item.score, 4)) for item in window.results.model.items()]
+    box = (0.0, 0.0, 0.35, 0.35)
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        window.query_pane.set_region(box)
+    assert window.searcher.last_request.crop == pytest.approx(box)
+    region = [(item.photo.image_id, round(item.score, 4)) for item in window.results.model.items()]
+    assert region != whole
+    assert window.query_pane.clear_region_button.isEnabled()
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        qtbot.keyClick(window.query_pane.view, Qt.Key.Key_Escape)
+    assert window.query_pane.region() is None
+    assert window.searcher.last_request.crop is None
+
+
+def test_drawing_a_region_with_the_mouse(qtbot, window, query_photo: Path) -> None:
+    search_by_drop(qtbot, window, [query_photo])
+    view = window.query_pane.view
+    rect = view.image_rect()
+    start = QPointF(rect.left() + rect.width() * 0.25, rect.top() + rect.height() * 0.25).toPoint()
+    end = rect.center().toPoint()
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=start)
+        qtbot.mouseMove(view, end)
+        qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=end)
+    x0, y0, x1, y1 = window.query_pane.region()
+    assert 0.2 < x0 < 0.3 and 0.2 < y0 < 0.3 and 0.45 < x1 < 0.55 and 0.45 < y1 < 0.55
+
+
+def test_group_by_equipment_collapses_to_one_row_per_equipment(qtbot, window, query_photo: Path) -> None:
+    items = search_by_drop(qtbot, window, [query_photo])
+    tags = {item.photo.equipment_tag for item in items}
+    window.group_action.setChecked(True)
+    groups = window.results.model.items()
+    assert sorted(item.photo.equipment_tag for item in groups) == sorted(tags)
+    assert sum(item.match_count for item in groups) == len(items)
+    assert groups[0].photo.path == query_photo
+    assert window.results.delegate.show_match_count
+    assert "equipment" in window.results.summary.text()
+    window.group_action.setChecked(False)
+    assert len(window.results.model.items()) == len(items)
+
+
+def test_site_filter_reruns_the_search_in_the_archive(qtbot, window, query_photo: Path) -> None:
+    search_by_drop(qtbot, window, [query_photo])
+    assert window.filters.site.findText("site_B") > 0
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        window.filters.site.setCurrentText("site_B")
+    assert window.searcher.last_request.filter.site == "site_B"
+    items = window.results.model.items()
+    assert items and {item.photo.site for item in items} == {"site_B"}
+    assert len(items) == 8  # server-side: all of site_B's photos, not a hidden subset
+
+
+def test_minimum_similarity_hides_rows_in_the_proxy_only(qtbot, window, query_photo: Path) -> None:
+    items = search_by_drop(qtbot, window, [query_photo])
+    generation = window.searcher.generation
+    window.filters.min_score.setValue(0.95)
+    assert window.searcher.generation == generation  # no new search
+    assert window.results.model.rowCount() == len(items)
+    shown = window.results.proxy.rowCount()
+    assert 1 <= shown < len(items)
+    assert all(window.results.proxy.index(r, 0).data(Role.SCORE) >= 0.95 for r in range(shown))
+
+
+def test_sorting_by_date_puts_newest_inspections_first(qtbot, window, query_photo: Path) -> None:
+    search_by_drop(qtbot, window, [query_photo])
+    window.results.sort_combo.setCurrentIndex(window.results.sort_combo.findData("date"))
+    proxy = window.results.proxy
+    dates = [proxy.index(r, 0).data(Role.DATE) for r in range(proxy.rowCount())]
+    assert dates == sorted(dates, reverse=True)
+
+
+def test_a_newer_search_supersedes_an_older_one(qtbot, window, plant_photos: Path) -> None:
+    first = sorted((plant_photos / "site_A" / "PU-201").rglob("*.jpg"))[0]
+    second = sorted((plant_photos / "site_B" / "WE-301").rglob("*.jpg"))[0]
+    window.query_pane.load_path(first)
+    window.query_pane.load_path(second)
+    qtbot.waitUntil(lambda: not window.searcher.busy and window.searcher.last_request is not None, timeout=60000)
+    assert window.searcher.last_request.image == second
+    assert window.results.model.items()[0].photo.path == second
+
+
+def test_paste_an_image_from_the_clipboard(qtbot, window, query_photo: Path) -> None:
+    QGuiApplication.clipboard().setImage(QImage(str(query_photo)))
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        window.paste_action.trigger()
+    assert isinstance(window.query_pane.source, bytes)
+    first = window.results.model.items()[0]
+    assert first.photo.path == query_photo and first.score > 0.99
+
+
+def test_paste_a_path_as_text(qtbot, window, query_photo: Path) -> None:
+    QGuiApplication.clipboard().setText(str(query_photo))
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        window.paste()
+    assert window.query_pane.source == query_photo
+
+
+def test_enter_opens_the_detail_of_the_current_match(qtbot, window, query_photo: Path) -> None:
+    search_by_drop(qtbot, window, [query_photo])
+    view = window.results.view
+    view.setFocus()
+    window.splitter.setSizes([300, 700, 0])
+    qtbot.keyClick(view, Qt.Key.Key_Right)
+    qtbot.keyClick(view, Qt.Key.Key_Return)
+    second = view.currentIndex().data(Role.PHOTO)
+    assert view.currentIndex().row() == 1
+    assert window.detail.photo == second
+    assert window.splitter.sizes()[2] > 0
+
+
+class UrlRecorder(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[QUrl] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.urls.append(url)
+
+
+def test_context_menu_actions(qtbot, window, query_photo: Path) -> None:
+    search_by_drop(qtbot, window, [query_photo])
+    photo = window.results.model.items()[0].photo
+    menu = window.photo_menu(photo)
+    actions = {action.text(): action for action in menu.actions() if action.text()}
+    assert list(actions) == ["Open file", "Show in folder", "Copy path", "Equipment history", "Compare with query"]
+    assert all(action.isEnabled() for action in actions.values())
+    recorder = UrlRecorder()
+    QDesktopServices.setUrlHandler("file", recorder, "open")
+    try:
+        actions["Open file"].trigger()
+        actions["Show in folder"].trigger()
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
+    assert [Path(url.toLocalFile()) for url in recorder.urls] == [query_photo, query_photo.parent]
+    actions["Copy path"].trigger()
+    assert QGuiApplication.clipboard().text() == str(query_photo)
+    actions["Equipment history"].trigger()
+    assert window.last_history is not None and window.last_history.tag == "FL-101"
+    actions["Compare with query"].trigger()
+    assert window.last_compare is not None and window.last_compare.photo == photo
+    window.last_history.close()
+    window.last_compare.close()
