@@ -390,6 +390,34 @@ def test_failed_save_keeps_old_file_and_leaves_no_temp_files(
     assert len(VectorIndex.load(path, DIM)) == 500
 
 
+def test_save_notices_a_short_hnswlib_payload(
+    tmp_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hnswlib's save_index reports nothing when the disk is full; save must not publish the stub."""
+    path = _saved(tmp_path, rng)
+    before = path.read_bytes()
+    index = VectorIndex.load(path, DIM)
+    real_save = index._index.save_index
+
+    class DiskFull:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real_index, name)
+
+        def save_index(self, target: str) -> None:
+            real_save(target)
+            with open(target, "r+b") as handle:
+                handle.truncate(5000)
+
+    real_index = index._index
+    index._index = DiskFull()  # type: ignore[assignment]
+    with pytest.raises(OSError, match="incomplete index"):
+        index.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["index.hnsw"]
+    with pytest.raises(OSError):
+        VectorIndex(DIM).save(tmp_path / "no such folder" / "index.hnsw")
+
+
 def test_concurrent_queries_agree(filled: tuple[VectorIndex, np.ndarray]) -> None:
     index, data = filled
     index.exact_threshold = 0

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["atomic_write", "atomic_write_bytes", "fsync_directory", "temporary_path"]
+__all__ = ["atomic_write", "atomic_write_bytes", "fsync_directory", "leftover_temporary_files", "temporary_path"]
 
 _TEMP_SUFFIX = ".tmp"
+_TEMP_NAME = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
 
 
 def temporary_path(path: Path) -> Path:
@@ -79,3 +82,24 @@ def fsync_directory(folder: Path) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def leftover_temporary_files(folder: Path, older_than: float = 60.0) -> list[Path]:
+    """Temporary files (named by :func:`temporary_path`) directly in ``folder`` whose last change is
+    more than ``older_than`` seconds ago: leftovers of writes killed before they could clean up.
+
+    Why the age: a fresh one may belong to a write or an index load in progress in another
+    process, so only old ones are safe to delete. Nothing ever loads these files.
+    """
+    limit = time.time() - older_than
+    found = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    for entry in entries:
+        if _TEMP_NAME.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+            with contextlib.suppress(OSError):
+                if entry.stat(follow_symlinks=False).st_mtime < limit:
+                    found.append(Path(entry.path))
+    return sorted(found)

@@ -125,12 +125,7 @@ class Projection:
         normalisation cancels). Raises ValueError for fewer than 2 samples or bad arguments.
         """
         x = _as_feature_matrix(features, None)
-        if x.shape[0] < 2:
-            raise ValueError(f"cannot fit a projection on {x.shape[0]} sample(s); at least 2 are needed")
-        if dim < 1:
-            raise ValueError(f"dim must be >= 1, got {dim}")
-        if whiten_shrinkage is not None and not (math.isfinite(whiten_shrinkage) and whiten_shrinkage >= 0):
-            raise ValueError(f"whiten_shrinkage must be None or a finite number >= 0, got {whiten_shrinkage}")
+        _check_fit_arguments(x.shape[0], dim, whiten_shrinkage)
         n_fit = x.shape[0]
         x = _subsample(x, max_fit_samples, seed)
         n_samples, in_dim = x.shape
@@ -230,6 +225,7 @@ class Projection:
     # ------------------------------------------------------------------ internals
 
     def __repr__(self) -> str:
+        """Kind, dimensions, whitening and id, for logs and test failures."""
         whiten = "" if self.whiten_shrinkage is None else f", whiten_shrinkage={self.whiten_shrinkage}"
         return f"Projection({self.kind}, {self.in_dim} -> {self.out_dim}{whiten}, id={self.projection_id})"
 
@@ -244,12 +240,10 @@ class Projection:
         ):
             raise ValueError(f"whiten_shrinkage must be a finite number >= 0, got {self.whiten_shrinkage}")
         if self.kind == "identity":
-            if self.in_dim != self.out_dim:
-                raise ValueError("an identity projection must keep its dimension")
+            if self.in_dim != self.out_dim or self.whiten_shrinkage is not None:
+                raise ValueError("an identity projection keeps its dimension and does not whiten")
             if any(a is not None for a in (self._mean, self._components, self._scale)):
                 raise ValueError("an identity projection has no mean, components or scale")
-            if self.whiten_shrinkage is not None:
-                raise ValueError("an identity projection cannot whiten")
             return
         if self.out_dim > self.in_dim:
             raise ValueError(f"out_dim {self.out_dim} exceeds in_dim {self.in_dim}")
@@ -273,6 +267,16 @@ class Projection:
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _check_fit_arguments(n_samples: int, dim: int, whiten_shrinkage: float | None) -> None:
+    """ValueError for fewer than 2 samples, dim < 1 or a negative/non-finite shrinkage."""
+    if n_samples < 2:
+        raise ValueError(f"cannot fit a projection on {n_samples} sample(s); at least 2 are needed")
+    if dim < 1:
+        raise ValueError(f"dim must be >= 1, got {dim}")
+    if whiten_shrinkage is not None and not (math.isfinite(whiten_shrinkage) and whiten_shrinkage >= 0):
+        raise ValueError(f"whiten_shrinkage must be None or a finite number >= 0, got {whiten_shrinkage}")
 
 
 def _optional_f32(array: np.ndarray | None) -> np.ndarray | None:
