@@ -35,9 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATASET = ROOT.parent / "shared" / "datasets" / "neu_det"
 
 
-def throughput(
-    extractor: FeatureExtractor, batch_sizes: list[int], seconds: float
-) -> dict[int, tuple[float, float]]:
+def throughput(extractor: FeatureExtractor, batch_sizes: list[int], seconds: float) -> dict[int, tuple[float, float]]:
     """(median, best) images/s of ``extractor.embed`` on random batches at the model's input size.
 
     Each batch size runs for about ``seconds`` (at least 3 runs) and every run is timed on its own:

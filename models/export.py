@@ -239,25 +239,25 @@ def load_in_order(module: nn.Module, state: Mapping[str, torch.Tensor], source: 
     """Copy ``state``'s tensors in order onto ``module``'s state dict, checking count and every shape.
 
     The deep-sort weights were saved from a module whose parameter names may differ from ours, but
-    the order and shapes of the tensors are the architecture's; any difference is an error.
+    the order, shapes and kinds (last name part: weight, bias, running_mean...) of the tensors are
+    the architecture's; any difference is an error.
     BatchNorm counters are skipped on both sides if the checkpoint has none.
     """
     target = module.state_dict()
     if not any(key.endswith(BN_COUNTER) for key in state):
         target = {k: v for k, v in target.items() if not k.endswith(BN_COUNTER)}
     if len(state) != len(target):
-        raise ExportError(
-            f"weights file {source} holds {len(state)} tensors, the architecture expects {len(target)}"
-        )
+        raise ExportError(f"weights file {source} holds {len(state)} tensors, the architecture expects {len(target)}")
     mapped = {}
-    for index, ((src_key, tensor), (dst_key, expected)) in enumerate(
-        zip(state.items(), target.items(), strict=True)
-    ):
+    for index, ((src_key, tensor), (dst_key, expected)) in enumerate(zip(state.items(), target.items(), strict=True)):
         if tuple(tensor.shape) != tuple(expected.shape):
             raise ExportError(
                 f"weights file {source}: tensor #{index} {src_key!r} has shape {tuple(tensor.shape)}, "
                 f"expected {tuple(expected.shape)} for {dst_key!r}"
             )
+        # BatchNorm's weight, bias, running_mean and running_var share a shape: compare their kind too.
+        if src_key.rsplit(".", 1)[-1] != dst_key.rsplit(".", 1)[-1]:
+            raise ExportError(f"weights file {source}: tensor #{index} is {src_key!r}, expected a {dst_key!r}")
         mapped[dst_key] = tensor.to(expected.dtype)
     module.load_state_dict(_with_counters(module, mapped), strict=True)
 
@@ -350,9 +350,7 @@ def export_onnx(model: nn.Module, path: Path, size: int, opset: int) -> None:
     """
     dummy = torch.randn(1, 3, size, size)
     with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message=".*legacy TorchScript-based ONNX export", category=DeprecationWarning
-        )
+        warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export", category=DeprecationWarning)
         torch.onnx.export(
             model,
             (dummy,),
