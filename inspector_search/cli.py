@@ -14,10 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .core.archive import Archive, default_archive_folder
+from .core.archive import Archive, default_archive_folder, evaluate_folder
 from .core.errors import InspectorSearchError
 from .core.progress import Progress, ProgressEvent
-from .core.records import AddReport, ArchiveStatus, EquipmentHistory, PhotoRecord, SearchFilter, SearchRequest
+from .core.records import (
+    AddReport,
+    ArchiveStatus,
+    EquipmentHistory,
+    EvaluationReport,
+    PhotoRecord,
+    SearchFilter,
+    SearchRequest,
+)
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -81,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also match the query turned by 90, 180 and 270 degrees")
     search.add_argument("--crop", type=_crop_box, metavar="X0,Y0,X1,Y1",
                         help="search with this region of the query (fractions of width and height)")
+    search.add_argument("--expansion", type=int, default=None, metavar="N",
+                        help="re-rank with the query averaged with its N best matches (default 20; 0 = off)")
     search.add_argument("--json", action="store_true", help="one JSON object per query image per line")
 
     history = sub.add_parser("history", help="an equipment's inspections and photos in date order")
@@ -91,7 +101,46 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON")
 
     reindex = sub.add_parser("reindex", help="refit PCA on stored features and rebuild the index")
-    reindex.add_argument("--dim", type=int, default=None, help="PCA dimensions (default 256)")
+    reindex.add_argument("--dim", type=int, default=None, help="PCA dimensions (default 128)")
+
+    check = sub.add_parser("check", help="verify that catalog, index, PCA and photo files agree",
+                           description="Verify the archive: catalog integrity, photo files on disk, features, "
+                                       "projection, index and thumbnails. Exits 1 when something is wrong.")
+    check.add_argument("--repair", action="store_true",
+                       help="rebuild what can be rebuilt from the catalog and report what cannot")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    export = sub.add_parser("export", help="write the catalog listing or search results as CSV or HTML",
+                            description="Export photos with their metadata. Formula-like cells are neutralised "
+                                        "(CSV) and all text is escaped (HTML).")
+    export.add_argument("--format", choices=("csv", "html"), default="csv", help="csv (default) or html")
+    export.add_argument("--out", type=Path, metavar="FILE", help="write to FILE instead of standard output")
+    export.add_argument("--query", type=Path, metavar="IMAGE",
+                        help="export the matches of this photo instead of the whole catalog")
+    export.add_argument("--top-k", "-k", type=int, default=20, help="matches exported with --query (default 20)")
+
+    evaluate = sub.add_parser(
+        "evaluate", help="measure search quality on a labelled folder (leave-one-out mAP, P@1, P@10)",
+        description="Build a temporary archive of DIR (your archive is not touched), search with every labelled "
+                    "photo in turn and score the ranking: a photo is relevant when it has the same label (class "
+                    "subfolder of DIR, or group in --groups). Byte-identical files are scored once.")
+    evaluate.add_argument("folder", type=Path, metavar="DIR", help="folder of class subfolders (or of photos)")
+    evaluate.add_argument("--groups", type=Path, metavar="FILE",
+                          help="CSV of path,group rows naming photos of the same object (others are distractors)")
+    evaluate.add_argument("--expansion", type=int, default=None, metavar="N",
+                          help="best matches used for query expansion, as in search (default: the app's; 0 = off)")
+    evaluate.add_argument("--keep-duplicates", action="store_true",
+                          help="score byte-identical files separately instead of once")
+    evaluate.add_argument("--json", action="store_true",
+                          help="print one JSON object with mAP, P@1, P@10 and per_class")
+
+    duplicates = sub.add_parser("duplicates", help="list groups of near-identical photos in the archive",
+                                description="Groups of photos that are the same picture: re-saved, resized, "
+                                            "recompressed or re-shot from the same spot (not merely alike).")
+    duplicates.add_argument("--threshold", type=float, default=None, metavar="T",
+                            help="similarity from which two photos count as the same picture "
+                                 "(default: calibrated, see docs/quality.md)")
+    duplicates.add_argument("--json", action="store_true", help="print one JSON object with the groups")
 
     sub.add_parser("gui", help="open the desktop app (the default without a command)")
     return parser
@@ -108,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_app(folder, model=args.model)
     try:
+        if args.command in WITHOUT_ARCHIVE:
+            return COMMANDS[args.command](None, args)
         with Archive.open(folder, model=args.model) as archive:
             return COMMANDS[args.command](archive, args)
     except InspectorSearchError as exc:
@@ -191,7 +242,7 @@ def cmd_search(archive: Archive, args: argparse.Namespace) -> int:
     failures = 0
     for image in args.images:
         request = SearchRequest(image=image.absolute(), top_k=args.top_k, filter=flt, min_score=args.min_score,
-                                crop=args.crop, rotations=args.rotations)
+                                crop=args.crop, rotations=args.rotations, expansion=args.expansion)
         try:
             if args.by_equipment:
                 rows = [_result_json(h.rank, h.score, h.best) | {"match_count": h.match_count}
@@ -276,6 +327,8 @@ def cmd_status(archive: Archive, args: argparse.Namespace) -> int:
     print(f"skipped:     {len(status.skipped)} files")
     for item in status.skipped:
         print(f"  {item.path}: {item.reason}")
+    for message in status.messages:
+        print(f"note:        {message}")
     return 0
 
 
@@ -287,6 +340,7 @@ def _status_json(status: ArchiveStatus) -> dict[str, Any]:
         "vector_dim": status.vector_dim, "index": {"state": status.index_state, "count": status.indexed},
         "schema_version": status.schema_version,
         "skipped": [{"path": str(s.path), "reason": s.reason, "seen_at": s.seen_at} for s in status.skipped],
+        "messages": list(status.messages),
     }
 
 
@@ -297,5 +351,104 @@ def cmd_reindex(archive: Archive, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_check(archive: Archive, args: argparse.Namespace) -> int:
+    report = archive.check(repair=args.repair)
+    if args.json:
+        print(json.dumps({"ok": report.ok, "checked": list(report.checked), "problems": list(report.problems),
+                          "repaired": list(report.repaired), "unrepairable": list(report.unrepairable)},
+                         ensure_ascii=False))
+        return 0 if report.ok else EXIT_ERROR
+    print(f"archive:     {archive.folder}")
+    for label, lines in (("checked:", report.checked), ("problem:", report.problems),
+                         ("repaired:", report.repaired), ("cannot fix:", report.unrepairable)):
+        for line in lines:
+            print(f"{label:12} {line}")
+    if report.ok:
+        print("OK: catalog, photo files, projection, index and thumbnails agree")
+        return 0
+    if report.problems:
+        print("run `inspector-search check --repair` to fix the problems above")
+    return EXIT_ERROR
+
+
+def cmd_export(archive: Archive, args: argparse.Namespace) -> int:
+    if args.query is not None:
+        items: list = archive.search(SearchRequest(image=args.query.absolute(), top_k=args.top_k))
+    else:
+        items = archive.listing()
+    document = archive.export(items, args.format)
+    if args.out is None:
+        sys.stdout.write(document)
+        return 0
+    encoding = "utf-8-sig" if args.format == "csv" else "utf-8"  # the BOM makes Excel read UTF-8
+    try:
+        args.out.write_text(document, encoding=encoding, newline="")
+    except OSError as exc:
+        print(f"inspector-search: error: {args.out}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"exported {len(items)} photos to {args.out}")
+    return 0
+
+
+# -- evaluate and duplicates -----------------------------------------------------------------------------
+def cmd_evaluate(_archive: None, args: argparse.Namespace) -> int:
+    bar = TerminalProgress()
+    try:
+        report = evaluate_folder(args.folder, groups=args.groups, model=args.model, expansion=args.expansion,
+                                 keep_duplicates=args.keep_duplicates, progress=Progress(bar))
+    finally:
+        bar.finish()
+    if args.json:
+        print(json.dumps(_evaluation_json(report, args.expansion), ensure_ascii=False))
+        return 0
+    print(f"{report.folder}: {report.queries} queries among {report.photos} photos "
+          f"({report.distractors} unlabelled), model {report.model_id}, {report.projection}")
+    print(f"mAP {report.mean_average_precision:.3f}   P@1 {report.precision_at_1:.3f}   "
+          f"P@10 {report.precision_at_10:.3f}   ({report.seconds:.0f} s)")
+    print(f"  {'class':<24} {'photos':>6} {'mAP':>6} {'P@1':>6} {'P@10':>6}")
+    for row in report.per_class:
+        figures = (row.mean_average_precision, row.precision_at_1, row.precision_at_10)
+        print(f"  {row.name:<24} {row.photos:>6} " + " ".join("     -" if f is None else f"{f:>6.3f}" for f in figures))
+    for path in report.dropped_duplicates:
+        print(f"  scored once: {path} (same bytes as another file)")
+    for item in report.skipped:
+        print(f"  skipped {item.path}: {item.reason}")
+    return 0
+
+
+def _evaluation_json(report: EvaluationReport, expansion: int | None) -> dict[str, Any]:
+    return {
+        "mAP": report.mean_average_precision, "P@1": report.precision_at_1, "P@10": report.precision_at_10,
+        "per_class": {row.name: {"photos": row.photos, "mAP": row.mean_average_precision, "P@1": row.precision_at_1,
+                                 "P@10": row.precision_at_10} for row in report.per_class},
+        "folder": str(report.folder), "photos": report.photos, "queries": report.queries,
+        "distractors": report.distractors, "expansion": expansion, "model": report.model_id,
+        "projection": report.projection, "dropped_duplicates": [str(p) for p in report.dropped_duplicates],
+        "skipped": [{"path": str(s.path), "reason": s.reason} for s in report.skipped],
+        "seconds": round(report.seconds, 3),
+    }
+
+
+def cmd_duplicates(archive: Archive, args: argparse.Namespace) -> int:
+    threshold = archive.default_duplicate_threshold() if args.threshold is None else args.threshold
+    groups = archive.duplicates(threshold)
+    if args.json:
+        print(json.dumps({"threshold": threshold, "groups": [
+            {"similarity": round(g.similarity, 5), "photos": [_result_json(n + 1, g.similarity, p)
+                                                               for n, p in enumerate(g.photos)]}
+            for g in groups]}, ensure_ascii=False))
+        return 0
+    print(f"{len(groups)} group(s) of near-identical photos (similarity >= {threshold:g})")
+    for group in groups:
+        print(f"  {len(group.photos)} photos, similarity >= {group.similarity:.3f}:")
+        for photo in group.photos:
+            print(f"      {photo.path}")
+    return 0
+
+
+WITHOUT_ARCHIVE = frozenset({"evaluate"})
+"""Commands that never open the user's archive (evaluate builds a temporary one)."""
+
 COMMANDS = {"add": cmd_add, "search": cmd_search, "history": cmd_history, "status": cmd_status,
-            "reindex": cmd_reindex}
+            "reindex": cmd_reindex, "check": cmd_check, "export": cmd_export,
+            "evaluate": cmd_evaluate, "duplicates": cmd_duplicates}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -246,7 +247,7 @@ def test_hnswlib_shortfall_retries_then_falls_back_to_exact(filled: tuple[Vector
 
     short = ShortHnsw(index._index)
     index._index = short  # type: ignore[assignment]
-    allowed = np.arange(0, 5000, 7)
+    allowed = np.arange(0, 5000, 50)  # 2 %: below the post-filter's share, above exact_threshold = 0
     pairs = index.query(data[0], k=10, allowed=allowed)[0]
     expected = brute_force(data, allowed, data[0], 10)
     assert [i for i, _ in pairs] == [i for i, _ in expected]
@@ -435,3 +436,77 @@ def test_concurrent_queries_agree(filled: tuple[VectorIndex, np.ndarray]) -> Non
     for thread in threads:
         thread.join()
     assert outcomes == [True] * 20
+
+
+# ---------------------------------------------------------------------- filtered paths and the vector copy
+
+
+def test_broad_filter_is_applied_after_an_unfiltered_search(
+    filled: tuple[VectorIndex, np.ndarray], rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A filter keeping >= 5 % is applied to an unfiltered search: no exact scan, no Python callback."""
+    index, data = filled
+    _forbid(monkeypatch, "_exact")
+    _forbid(monkeypatch, "_membership_test")
+    allowed = np.sort(rng.choice(len(data), size=len(data) // 10, replace=False))
+    queries = data[allowed[:20]]
+    results = index.query(queries, k=10, allowed=allowed)
+    hits = 0
+    for query, pairs in zip(queries, results, strict=True):
+        assert len(pairs) == 10 and set(only_ids([pairs])[0]) <= set(allowed.tolist())
+        assert [s for _, s in pairs] == sorted((s for _, s in pairs), reverse=True)
+        hits += len(set(only_ids([pairs])[0]) & {i for i, _ in brute_force(data, allowed, query, 10)})
+    assert hits / 200 >= 0.95
+
+
+def test_filter_at_odds_with_the_query_falls_back_from_the_post_filter(
+    filled: tuple[VectorIndex, np.ndarray],
+) -> None:
+    """When the unfiltered neighbours hold fewer than k allowed ids, an exact scan answers instead."""
+    index, data = filled
+    allowed = np.arange(2500, 5000)  # clusters 125-249; the query sits in cluster 0
+    pairs = index.query(data[0], k=10, allowed=allowed)[0]
+    expected = brute_force(data, allowed, data[0], 10)
+    assert [i for i, _ in pairs] == [i for i, _ in expected]
+    np.testing.assert_allclose([s for _, s in pairs], [s for _, s in expected], atol=1e-5)
+
+
+def test_exact_scan_after_load_add_and_remove(tmp_path: Path, rng: np.random.Generator) -> None:
+    """The compact copy is rebuilt from the file and kept in step by later adds, replacements, removals."""
+    data = clustered(rng, centres=100, per=20, noise=0.3)
+    index = VectorIndex(DIM)
+    index.add(np.arange(2000), data)
+    index.remove(np.arange(0, 2000, 9))
+    index.save(tmp_path / "index.hnsw")
+    loaded = VectorIndex.load(tmp_path / "index.hnsw", DIM)
+    extra = unit(rng, 300)
+    loaded.add(np.arange(2000, 2300), extra)
+    loaded.add(np.array([5, 2001]), data[[6, 7]])  # replacements: id 5 and 2001 now hold rows 6 and 7
+    loaded.remove(np.array([1, 2299]))
+    everything = np.concatenate([data, extra])
+    everything[[5, 2001]] = data[[6, 7]]
+    live = loaded.ids()
+    assert 1 not in live and 9 not in live and 2299 not in live and 2001 in live
+    loaded.exact_threshold = 10_000
+    allowed = live[::40]  # 2.5 %: the exact scan
+    for query in everything[[3, 6, 2100, 2200]]:
+        pairs = loaded.query(query, k=10, allowed=allowed)[0]
+        expected = brute_force(everything, allowed, query, 10)
+        assert [i for i, _ in pairs] == [i for i, _ in expected]
+        np.testing.assert_allclose([s for _, s in pairs], [s for _, s in expected], atol=1e-5)
+
+
+def test_file_whose_ids_do_not_match_its_vectors_is_damaged(tmp_path: Path, rng: np.random.Generator) -> None:
+    """A consistent-looking file (CRC recomputed) listing an id that hnswlib does not hold is refused."""
+    path = _saved(tmp_path, rng)
+    raw = path.read_bytes()
+    end = _header_end(raw)
+    header = json.loads(raw[len(MAGIC) : end])
+    ids = np.frombuffer(raw[end : end + header["ids_bytes"]], dtype="<i8").copy()
+    ids[-1] = 10_000  # still sorted and unique, but no element carries this label
+    payload = raw[end + header["ids_bytes"] :]
+    header["checksum"] = f"crc32:{zlib.crc32(payload, zlib.crc32(ids.tobytes())):08x}"
+    path.write_bytes(MAGIC + json.dumps(header).encode() + b"\n" + ids.tobytes() + payload)
+    with pytest.raises(IndexFileError, match="no stored vector"):
+        VectorIndex.load(path, DIM)
+    assert [p.name for p in tmp_path.iterdir()] == ["index.hnsw"]

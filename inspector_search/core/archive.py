@@ -7,8 +7,10 @@ threads while another thread or process adds photos.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import logging
 import os
 import threading
 from collections.abc import Sequence
@@ -20,19 +22,26 @@ import numpy as np
 import platformdirs
 
 from . import imaging
-from .atomic import atomic_write_bytes
+from .atomic import atomic_write_bytes, leftover_temporary_files
 from .catalog import Catalog
-from .errors import QueryError
+from .checking import ArchiveParts, check_archive, thumbnail_is_intact
+from .duplicates import DEFAULT_THRESHOLD, IDENTITY_THRESHOLD, duplicate_groups
+from .errors import InspectorSearchError, QueryError
+from .exporting import export_table
 from .extractor import FeatureExtractor, default_model_manifest
 from .ingest import add_photos, read_source
 from .locking import WriterLock
 from .progress import Progress
+from .query_expansion import DEFAULT_NEIGHBOURS, expanded_queries, pinned_order
 from .records import (
     AddReport,
     ArchiveStatus,
+    CheckReport,
+    DuplicateGroup,
     EquipmentHistory,
     EquipmentHit,
     EquipmentRecord,
+    EvaluationReport,
     ImportPreview,
     InspectionRecord,
     PhotoRecord,
@@ -42,6 +51,8 @@ from .records import (
     SkippedFile,
 )
 from .vector_store import ProjectionPolicy, VectorStore
+
+log = logging.getLogger(__name__)
 
 CATALOG_FILE = "catalog.sqlite"
 THUMBNAIL_DIR = "thumbnails"
@@ -94,7 +105,18 @@ class Archive:
     def warm_up(self) -> None:
         """Load the model and the index now, so the first search does not wait (call from a worker)."""
         self.extractor.load()
+        self._load_store()
+
+    def _load_store(self) -> None:
+        """Load projection and index; keep what had to be rebuilt (a damaged or missing file) on disk,
+        unless another process is writing (it saves its own)."""
+        if self.store.ready:
+            return
+        before = len(self.store.messages)
         self.store.load()
+        if len(self.store.messages) > before:
+            with contextlib.suppress(InspectorSearchError, OSError), WriterLock(self._writer.path):
+                self.store.save()
 
     # -- writing ------------------------------------------------------------------------------------
     def add(self, paths: Sequence[Path | str], *, metadata: Path | None = None, layout: str | None = None,
@@ -102,6 +124,9 @@ class Archive:
         """Add or update photos from folders/files; see :mod:`inspector_search.core.ingest`."""
         source = read_source([Path(p) for p in paths], metadata, layout)
         with self._write_guard, self._writer:
+            for leftover in leftover_temporary_files(self.folder):  # from a writer that was killed
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
             self.extractor.load()
             self.store.load()
             return add_photos(self.catalog, self.store, self.extractor, source, progress, workers)
@@ -116,6 +141,17 @@ class Archive:
             self.store.save()
             if progress is not None:
                 progress.report(1, 1, "reindexing")
+
+    def check(self, repair: bool = False, progress: Progress | None = None) -> CheckReport:
+        """Verify that catalog, photo files, projection, index and thumbnails agree (see
+        :mod:`~inspector_search.core.checking`); with ``repair`` rebuild what can be rebuilt, holding
+        the writer lock (ArchiveBusyError while another process adds photos)."""
+        parts = ArchiveParts(self.folder, self.catalog, self.store, self.extractor, self.folder / THUMBNAIL_DIR,
+                             self._writer)
+        if not repair:
+            return check_archive(parts, progress=progress)
+        with self._write_guard, self._writer:
+            return check_archive(parts, repair=True, progress=progress)
 
     def refresh(self) -> bool:
         """Pick up photos another process (or thread) committed since; True if the index changed."""
@@ -152,19 +188,51 @@ class Archive:
     def _ranked(self, request: SearchRequest, k: int) -> list[tuple[int, float]]:
         if request.top_k < 1:
             raise QueryError("top-k must be at least 1")
-        self.store.load()
+        self._load_store()
         self.refresh()
         allowed = None if request.filter.is_empty() else self.catalog.filtered_image_ids(request.filter)
         if allowed is not None and len(allowed) == 0:
             return []
         vectors = self.store.project(self.embed_query(request))
+        expansion = DEFAULT_NEIGHBOURS if request.expansion is None else max(request.expansion, 0)
+        ranked = self._nearest(vectors, max(k, expansion), allowed)
+        if expansion and ranked:
+            ranked = self._expanded(vectors, ranked[:expansion], k, allowed)
+        return [(i, s) for i, s in ranked if s >= request.min_score][:k]
+
+    def _nearest(self, vectors: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """Indexed photos nearest to any of the query vectors, each with its best similarity."""
         best: dict[int, float] = {}
         for row in self.store.query(vectors, k, allowed=allowed):
             for image_id, score in row:
                 if score > best.get(image_id, -2.0):
                     best[image_id] = score
-        ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))
-        return [(i, s) for i, s in ranked if s >= request.min_score][:k]
+        return sorted(best.items(), key=lambda item: (-item[1], item[0]))
+
+    def _expanded(self, vectors: np.ndarray, top: list[tuple[int, float]], k: int,
+                  allowed: np.ndarray | None) -> list[tuple[int, float]]:
+        """Re-rank by query expansion (see :mod:`~inspector_search.core.query_expansion`): the nearest
+        photo stays first, the rest follow the query averaged with its ``top`` matches; scores stay
+        the plain similarity to the query (of its best turn, with ``rotations``)."""
+        found = self._stored_vectors([i for i, _ in top])
+        ids = [i for i, _ in top if i in found]
+        if not ids:
+            return top
+        neighbours = np.stack([found[i] for i in ids])
+        turn = int(np.argmax(vectors @ neighbours[0]))  # the query turn that matched best
+        query = expanded_queries(vectors[turn : turn + 1], neighbours[None], (neighbours @ vectors[turn])[None])
+        order = pinned_order(ids[0], [i for i, _ in self._nearest(query, k, allowed)])
+        found.update(self._stored_vectors([i for i in order if i not in found]))
+        order = [i for i in order if i in found]
+        scores = (vectors @ np.stack([found[i] for i in order]).T).max(axis=0) if order else []
+        return [(i, float(s)) for i, s in zip(order, scores, strict=True)]
+
+    def _stored_vectors(self, ids: list[int]) -> dict[int, np.ndarray]:
+        """Searchable vectors of the given photos, from their stored features (as the index holds them)."""
+        found: dict[int, np.ndarray] = {}
+        for chunk_ids, features in self.catalog.features(self.extractor.model_id, ids):
+            found.update(zip(chunk_ids.tolist(), self.store.project(features), strict=True))
+        return found
 
     def _hits(self, scored: list[tuple[int, float]]) -> list[SearchHit]:
         rows = self.catalog.photo_rows([i for i, _ in scored])
@@ -224,13 +292,61 @@ class Archive:
         """Equipment (of one site, or all) with photo counts, by site then tag."""
         return [_equipment(r) for r in self.catalog.equipment_rows(site=site)]
 
+    def listing(self) -> list[PhotoRecord]:
+        """Every live photo with its metadata, by id (the catalog listing that ``export`` writes)."""
+        ids = [r[0] for r in self.catalog.conn.execute("SELECT id FROM images WHERE deleted = 0 ORDER BY id")]
+        rows = self.catalog.photo_rows(ids)
+        return [_photo(rows[i]) for i in ids if i in rows]
+
+    # -- quality: vectors, duplicates ----------------------------------------------------------------
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(image ids, searchable vectors) of every indexed photo: the stored features through the
+        current projection, i.e. what the index holds. For evaluation and duplicate finding."""
+        self.store.load()
+        self.refresh()
+        ids, vectors = [np.zeros(0, dtype=np.int64)], [self.store.project(np.zeros((0, self.extractor.dim)))]
+        for chunk_ids, features in self.catalog.features(self.extractor.model_id):
+            ids.append(chunk_ids)
+            vectors.append(self.store.project(features))
+        return np.concatenate(ids), np.concatenate(vectors)
+
+    def files_below(self, folder: Path) -> dict[Path, int]:
+        """Live files below ``folder`` (spelled as when they were added) and the photo id each holds."""
+        return {Path(p): row[2] for p, row in self.catalog.files_under([Path(folder)]).items() if not row[3]}
+
+    def default_duplicate_threshold(self) -> float:
+        """The similarity from which :meth:`duplicates` calls two photos the same picture by default
+        (calibrated on the near-duplicate benchmark; another value before PCA is fitted)."""
+        self.store.load()
+        return DEFAULT_THRESHOLD if self.store.fitted_on() else IDENTITY_THRESHOLD
+
+    def duplicates(self, threshold: float | None = None, progress: Progress | None = None) -> list[DuplicateGroup]:
+        """Groups of near-identical photos (re-saved, resized, re-shot), found with radius queries on
+        the index (see :mod:`~inspector_search.core.duplicates`); ``threshold`` is a cosine similarity,
+        by default the one calibrated on the near-duplicate benchmark."""
+        ids, vectors = self.vectors()
+        if threshold is None:
+            threshold = self.default_duplicate_threshold()
+        elif not 0.0 < threshold <= 1.0:
+            raise QueryError(f"duplicate threshold must be a similarity in (0, 1], got {threshold}")
+        found = duplicate_groups(ids, vectors, self.store.radius_query, threshold, progress)
+        rows = self.catalog.photo_rows([i for group, _ in found for i in group])
+        return [DuplicateGroup(tuple(_photo(rows[i]) for i in group if i in rows), similarity)
+                for group, similarity in found]
+
+    @staticmethod
+    def export(items: Sequence[PhotoRecord | SearchHit], fmt: str) -> str:
+        """Photos or search hits as a CSV or HTML document in which no cell can become a formula or
+        markup (see :mod:`~inspector_search.core.exporting`)."""
+        return export_table(items, fmt)
+
     def skipped(self) -> list[SkippedFile]:
         """Files that could not be indexed, with reasons."""
         return [SkippedFile(Path(p), r, s) for p, r, s in self.catalog.skipped()]
 
     def status(self) -> ArchiveStatus:
         """Counts, model, projection and index state, and skipped files."""
-        self.store.load()
+        self._load_store()
         self.refresh()
         counts = self.catalog.counts()
         projection, vector_dim, index_state, indexed = self.store.describe()
@@ -239,7 +355,7 @@ class Archive:
             equipment=counts["equipment"], sites=counts["sites"], inspections=counts["inspections"],
             model_id=self.extractor.model_id, feature_dim=self.extractor.dim, projection=projection,
             vector_dim=vector_dim, index_state=index_state, indexed=indexed, skipped=tuple(self.skipped()),
-            schema_version=self.catalog.schema_version)
+            schema_version=self.catalog.schema_version, messages=tuple(self.store.messages))
 
     def thumbnail(self, image_id: int, size: int = 256) -> Path:
         """A JPEG thumbnail of an archive photo, cached under ``thumbnails/`` (safe from any thread)."""
@@ -249,8 +365,10 @@ class Archive:
         if row is None or row[1] is None:
             raise QueryError(f"no photo with id {image_id} in this archive")
         target = self.folder / THUMBNAIL_DIR / str(size) / row[0][:2] / f"{row[0]}.jpg"
-        if target.exists() and target.stat().st_size > 0:
+        if thumbnail_is_intact(target):
             return target
+        if target.exists():
+            log.warning("thumbnail %s was damaged; making it again", target)
         image = imaging.thumbnail(Path(row[1]), size)
         buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=85)
@@ -273,6 +391,17 @@ def _photo(row: tuple) -> PhotoRecord:
 def _equipment(row: tuple) -> EquipmentRecord:
     _id, tag, name, type_, site, area, count = row
     return EquipmentRecord(tag, name, type_, site, area, count)
+
+
+def evaluate_folder(folder: Path | str, *, groups: Path | None = None, model: Path | None = None,
+                    expansion: int | None = None, keep_duplicates: bool = False,
+                    progress: Progress | None = None) -> EvaluationReport:
+    """How well search works on a labelled folder (class subfolders, or ``groups`` CSV): leave-one-out
+    mAP, P@1 and P@10 through a temporary archive; see :mod:`~inspector_search.core.evaluation`."""
+    from .evaluation import evaluate_folder as evaluate  # evaluation builds on Archive: import on use
+
+    return evaluate(folder, groups=groups, model=model, expansion=expansion, keep_duplicates=keep_duplicates,
+                    progress=progress)
 
 
 def preview_import(paths: Sequence[Path | str], metadata: Path | None = None, layout: str | None = None,

@@ -14,12 +14,16 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sqlite_utils
 
+from .catalog_guards import refuse_damaged_wal, refuse_read_only_folder, unreadable_reason
 from .errors import CatalogError, SchemaTooNewError
 from .records import SearchFilter
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 APPLICATION_ID = 0x49535231  # "ISR1": marks the file as ours
 SCHEMA_VERSION = 1
@@ -122,37 +126,68 @@ class Catalog:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction taken at once (``BEGIN IMMEDIATE``): all or nothing."""
+        """A write transaction taken at once (``BEGIN IMMEDIATE``): all or nothing. SQLite failures
+        (disk full, I/O error, read-only file, lock timeout) become :class:`CatalogError`, so callers
+        and the CLI see a clear message instead of a raw ``sqlite3`` exception."""
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise self._write_error(exc) from exc
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:  # SQLite may already have rolled back (SQLITE_FULL does)
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError:
+                raise self._write_error(exc) from exc
             raise
-        conn.execute("COMMIT")
+
+    def _write_error(self, exc: sqlite3.Error) -> CatalogError:
+        return CatalogError(self.path, f"cannot write to the catalog ({exc}); the unfinished step was rolled "
+                                       "back and everything saved before it is kept")
 
     # -- opening and migrations ----------------------------------------------------------------
     def _open_and_migrate(self) -> None:
+        refuse_read_only_folder(self.path)
         existed = self.path.exists() and self.path.stat().st_size > 0
+        version = 0
+        if existed:  # inspected through a read-only connection: a refused file is never written to
+            refuse_damaged_wal(self.path)
+            version = self._read_only_version()
         conn = self._connect()
         try:
-            version = self._inspect(conn) if existed else 0
-            if version > SCHEMA_VERSION:
-                raise SchemaTooNewError(
-                    self.path,
-                    f"written by a newer Inspector Search (schema {version}, this version reads up to "
-                    f"{SCHEMA_VERSION}); refusing to open it",
-                )
             if version < SCHEMA_VERSION:
                 if existed:
                     self._backup(conn, version)
-                self._migrate(conn, version)
+                conn.execute("PRAGMA journal_mode = WAL")  # first: a creation killed half-way leaves no hot journal
+                self._migrate(conn)
             conn.execute("PRAGMA journal_mode = WAL")
         except sqlite3.DatabaseError as exc:
             raise CatalogError(self.path, f"not a usable Inspector Search catalog ({exc})") from exc
         finally:
             conn.close()
+
+    def _read_only_version(self) -> int:
+        """The schema version of the existing file, read without any write (not even a WAL checkpoint
+        on close); raises for damaged, foreign and newer files."""
+        uri = f"{self.path.absolute().as_uri()}?mode=ro"
+        journal = self.path.with_name(self.path.name + "-journal")
+        if journal.exists() and journal.stat().st_size > 0:
+            uri = str(self.path)  # an interrupted write: SQLite's crash recovery needs a writable connection
+        try:
+            conn = sqlite3.connect(uri, uri=uri != str(self.path), timeout=30, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise CatalogError(self.path, f"cannot open the catalog ({exc}); left untouched") from exc
+        try:
+            conn.execute("PRAGMA busy_timeout = 30000")
+            version = self._inspect(conn)
+        finally:
+            conn.close()
+        _refuse_newer(self.path, version)
+        return version
 
     def _inspect(self, conn: sqlite3.Connection) -> int:
         """Read the schema version of an existing file without writing anything to it."""
@@ -161,15 +196,17 @@ class Catalog:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             version = conn.execute("PRAGMA user_version").fetchone()[0]
         except sqlite3.DatabaseError as exc:
-            raise CatalogError(self.path, f"damaged or not an SQLite database ({exc}); left untouched") from exc
+            raise CatalogError(self.path, unreadable_reason(self.path, exc)) from exc
         if app_id != APPLICATION_ID:
             if not tables:
                 return 0
             raise CatalogError(self.path, "an SQLite database of another program; left untouched")
         try:
-            conn.execute("PRAGMA quick_check(1)").fetchone()
+            verdict = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
         except sqlite3.DatabaseError as exc:
             raise CatalogError(self.path, f"damaged database ({exc}); left untouched") from exc
+        if verdict != "ok":
+            raise CatalogError(self.path, f"damaged database ({verdict}); left untouched")
         return int(version)
 
     def _backup(self, conn: sqlite3.Connection, version: int) -> None:
@@ -180,15 +217,23 @@ class Catalog:
         finally:
             target.close()
 
-    def _migrate(self, conn: sqlite3.Connection, version: int) -> None:
+    def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # Read the version again under the write lock: another process may have just created or
+            # migrated the same file (two app instances started at once).
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0]) if app_id == APPLICATION_ID else 0
+            _refuse_newer(self.path, version)
+            if app_id != APPLICATION_ID and conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+                raise CatalogError(self.path, "an SQLite database of another program; left untouched")
             for step in range(version, SCHEMA_VERSION):
                 _name, script = MIGRATIONS[step]
                 for statement in filter(str.strip, script.split(";\n")):
                     conn.execute(statement)
-            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if version < SCHEMA_VERSION:
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             if version == 0:
                 conn.execute("INSERT INTO meta VALUES ('generation', '0')")
                 conn.execute("INSERT INTO meta VALUES ('created', ?)", (now_iso(),))
@@ -475,7 +520,15 @@ class Catalog:
 
     def database(self) -> sqlite_utils.Database:
         """A sqlite-utils view of this thread's connection (for ad-hoc reads and exports)."""
+        import sqlite_utils  # deferred: it pulls in click and pluggy, ~0.2 s of every CLI start
+
         return sqlite_utils.Database(self.conn)
+
+
+def _refuse_newer(path: Path, version: int) -> None:
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNewError(path, f"written by a newer Inspector Search (schema {version}, this version reads "
+                                      f"up to {SCHEMA_VERSION}); refusing to open it, left untouched")
 
 
 def _json(value: dict[str, str] | None) -> str | None:

@@ -32,8 +32,9 @@ from .errors import IndexFileError
 
 __all__ = ["FORMAT_VERSION", "MAX_FIT_SAMPLES", "Projection"]
 
-FORMAT_VERSION = 1
-"""Version of the ``projection.npz`` layout; files with a larger number are refused."""
+FORMAT_VERSION = 2
+"""Version of the ``projection.npz`` layout; files with a larger number are refused. Version 2 added
+``power``; version-1 files are read with power 1 (no power normalisation)."""
 
 MAX_FIT_SAMPLES = 100_000
 """At most this many rows (a seeded random subset) are used to fit the PCA: the principal subspace
@@ -54,7 +55,8 @@ class Projection:
     """A fitted (or identity) feature projection; immutable once built.
 
     Attributes: ``kind`` ("pca" or "identity"), ``in_dim``, ``out_dim``, ``whiten_shrinkage``
-    (None when not whitened), ``n_fit`` (feature rows passed to :meth:`fit`, before subsampling;
+    (None when not whitened), ``power`` (exponent of the power normalisation applied to the raw
+    features before everything else; 1 = none), ``n_fit`` (feature rows passed to :meth:`fit`, before subsampling;
     0 for the identity -- the archive's refit policy compares it with its photo count) and
     ``projection_id`` -- the first 16 hex digits of a sha256 over all
     parameters, so it changes whenever the fit changes and lets the archive tell whether a stored
@@ -72,6 +74,7 @@ class Projection:
         scale: np.ndarray | None = None,
         whiten_shrinkage: float | None = None,
         n_fit: int = 0,
+        power: float = 1.0,
     ) -> None:
         """Build from explicit parameters (use :meth:`fit`, :meth:`identity` or :meth:`load` instead).
 
@@ -85,6 +88,7 @@ class Projection:
         self.out_dim = int(out_dim)
         self.whiten_shrinkage = None if whiten_shrinkage is None else float(whiten_shrinkage)
         self.n_fit = int(n_fit)
+        self.power = float(power)
         self._mean = _optional_f32(mean)
         self._components = _optional_f32(components)
         self._scale = _optional_f32(scale)
@@ -111,6 +115,7 @@ class Projection:
         seed: int = 0,
         *,
         max_fit_samples: int = MAX_FIT_SAMPLES,
+        power: float = 1.0,
     ) -> Projection:
         """Fit a PCA on L2-normalised raw features (N x in_dim, float16 or float32).
 
@@ -122,12 +127,18 @@ class Projection:
         With ``whiten_shrinkage = s >= 0`` component j is scaled by
         ``1 / sqrt(eigval_j / mean_eigval + s)`` (mean over the kept components): s = 0 is full
         PCA whitening, larger s shrinks toward no whitening (a uniform scale, which the final L2
-        normalisation cancels). Raises ValueError for fewer than 2 samples or bad arguments.
+        normalisation cancels).
+
+        With ``power = a != 1`` every feature value v becomes ``sign(v) * |v| ** a`` (then the row is
+        L2-normalised again) before the PCA, here and in :meth:`transform`: a = 0.5 (square root)
+        damps the few large activations that otherwise dominate the cosine (measured on neu_det in
+        ``docs/quality.md``). Raises ValueError for fewer than 2 samples or bad arguments.
         """
         x = _as_feature_matrix(features, None)
         _check_fit_arguments(x.shape[0], dim, whiten_shrinkage)
+        _check_power(power)
         n_fit = x.shape[0]
-        x = _subsample(x, max_fit_samples, seed)
+        x = _power_normalised(_subsample(x, max_fit_samples, seed), power)
         n_samples, in_dim = x.shape
         out_dim = min(dim, n_samples - 1, in_dim)
 
@@ -147,6 +158,7 @@ class Projection:
             scale=scale,
             whiten_shrinkage=whiten_shrinkage,
             n_fit=n_fit,
+            power=power,
         )
 
     # ------------------------------------------------------------------ use
@@ -160,7 +172,7 @@ class Projection:
         x = _as_feature_matrix(features, self.in_dim)
         out = np.empty((x.shape[0], self.out_dim), dtype=np.float32)
         for start in range(0, x.shape[0], _CHUNK_ROWS):
-            chunk = x[start : start + _CHUNK_ROWS].astype(np.float32, copy=False)
+            chunk = _power_normalised(x[start : start + _CHUNK_ROWS].astype(np.float32, copy=False), self.power)
             if self.kind == "pca":
                 assert self._mean is not None and self._components is not None
                 chunk = (chunk - self._mean) @ self._components.T
@@ -172,7 +184,7 @@ class Projection:
     # ------------------------------------------------------------------ persistence
 
     def save(self, path: Path) -> None:
-        """Write the projection to ``path`` (.npz, format_version 1) atomically.
+        """Write the projection to ``path`` (.npz, format_version 2) atomically.
 
         The old file, if any, stays intact until the new one is complete (see ``core.atomic``).
         """
@@ -190,6 +202,7 @@ class Projection:
             scale=empty if self._scale is None else self._scale,
             whiten_shrinkage=np.float64(np.nan if self.whiten_shrinkage is None else self.whiten_shrinkage),
             n_fit=np.int64(self.n_fit),
+            power=np.float64(self.power),
         )
         atomic_write_bytes(Path(path), buffer.getvalue())
 
@@ -213,6 +226,8 @@ class Projection:
             )
         if version < 1:
             raise IndexFileError(path, f"unknown format version {version}")
+        if version >= 2 and "power" not in fields:
+            raise IndexFileError(path, "not a projection file (missing power)")
         try:
             projection = cls(**_constructor_arguments(fields, path))
         except ValueError as exc:
@@ -227,7 +242,8 @@ class Projection:
     def __repr__(self) -> str:
         """Kind, dimensions, whitening and id, for logs and test failures."""
         whiten = "" if self.whiten_shrinkage is None else f", whiten_shrinkage={self.whiten_shrinkage}"
-        return f"Projection({self.kind}, {self.in_dim} -> {self.out_dim}{whiten}, id={self.projection_id})"
+        power = "" if self.power == 1.0 else f", power={self.power:g}"
+        return f"Projection({self.kind}, {self.in_dim} -> {self.out_dim}{whiten}{power}, id={self.projection_id})"
 
     def _validate(self) -> None:
         """Check that dims and arrays agree with ``kind``; raise ValueError otherwise."""
@@ -239,6 +255,7 @@ class Projection:
             math.isfinite(self.whiten_shrinkage) and self.whiten_shrinkage >= 0
         ):
             raise ValueError(f"whiten_shrinkage must be a finite number >= 0, got {self.whiten_shrinkage}")
+        _check_power(self.power)
         if self.kind == "identity":
             if self.in_dim != self.out_dim or self.whiten_shrinkage is not None:
                 raise ValueError("an identity projection keeps its dimension and does not whiten")
@@ -258,6 +275,8 @@ class Projection:
         """sha256 over every stored field (kind, dims, shrinkage, n_fit, array bytes), first 16 hex digits."""
         digest = hashlib.sha256()
         header = f"{self.kind}|{self.in_dim}|{self.out_dim}|{self.whiten_shrinkage!r}|{self.n_fit}"
+        if self.power != 1.0:  # absent for power 1, so that ids of version-1 files stay valid
+            header += f"|power={self.power!r}"
         digest.update(header.encode("ascii"))
         for name, array in (("mean", self._mean), ("components", self._components), ("scale", self._scale)):
             digest.update(f"|{name}:".encode("ascii"))
@@ -277,6 +296,20 @@ def _check_fit_arguments(n_samples: int, dim: int, whiten_shrinkage: float | Non
         raise ValueError(f"dim must be >= 1, got {dim}")
     if whiten_shrinkage is not None and not (math.isfinite(whiten_shrinkage) and whiten_shrinkage >= 0):
         raise ValueError(f"whiten_shrinkage must be None or a finite number >= 0, got {whiten_shrinkage}")
+
+
+def _check_power(power: float) -> None:
+    """ValueError unless ``power`` is a finite number > 0."""
+    if not (isinstance(power, int | float) and math.isfinite(power) and power > 0):
+        raise ValueError(f"power must be a finite number > 0, got {power!r}")
+
+
+def _power_normalised(rows: np.ndarray, power: float) -> np.ndarray:
+    """``sign(v) * |v| ** power`` of every value, rows L2-normalised again; ``rows`` itself for power 1."""
+    if power == 1.0:
+        return rows
+    powered = np.sign(rows) * np.abs(rows) ** np.float32(power)
+    return _l2_normalise(powered.astype(np.float32, copy=False))
 
 
 def _optional_f32(array: np.ndarray | None) -> np.ndarray | None:
@@ -442,5 +475,6 @@ def _constructor_arguments(fields: dict[str, np.ndarray], path: Path) -> dict[st
         "out_dim": _scalar(fields["out_dim"], int, path, "out_dim"),
         "whiten_shrinkage": None if math.isnan(shrinkage) else shrinkage,
         "n_fit": _scalar(fields["n_fit"], int, path, "n_fit"),
+        "power": float(_scalar(fields["power"], float, path, "power")) if "power" in fields else 1.0,
         **arrays,
     }

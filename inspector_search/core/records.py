@@ -31,7 +31,9 @@ class SearchRequest:
 
     ``image`` is a file path or the encoded bytes of an image (clipboard). ``crop`` is a region of
     the query photo as fractions ``(x0, y0, x1, y1)``. ``rotations`` searches with the query turned
-    by 0/90/180/270 degrees and keeps each archive photo's best score.
+    by 0/90/180/270 degrees and keeps each archive photo's best score. ``expansion`` is how many
+    best matches re-rank the results by query expansion (``None``: the archive's default, 0: off;
+    see ``core.query_expansion``); scores stay each photo's cosine similarity to the query.
     """
 
     image: Path | bytes
@@ -40,6 +42,7 @@ class SearchRequest:
     min_score: float = 0.0
     crop: tuple[float, float, float, float] | None = None
     rotations: bool = False
+    expansion: int | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,7 @@ class ArchiveStatus:
     indexed: int
     skipped: tuple[SkippedFile, ...]
     schema_version: int
+    messages: tuple[str, ...] = ()  # derived files found damaged or missing and rebuilt, and the like
 
 
 @dataclass(frozen=True)
@@ -180,12 +184,56 @@ class ImportPreview:
 
 @dataclass(frozen=True)
 class CheckReport:
-    """Result of ``check``: problems found, what was repaired, what could not be."""
+    """Result of ``check``: ``problems`` found that ``check --repair`` would fix, what was
+    ``repaired``, what is ``unrepairable`` by a check (restore a backup, re-add photos...), and
+    ``checked``: one line per part that was verified (counts, notes)."""
 
     problems: tuple[str, ...]
     repaired: tuple[str, ...]
     unrepairable: tuple[str, ...]
+    checked: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
         return not self.problems and not self.unrepairable
+
+
+@dataclass(frozen=True)
+class ClassQuality:
+    """Retrieval figures of one class (or group) in an evaluation; ``None`` when none of its
+    photos could be scored (a class of one photo has no relevant answer)."""
+
+    name: str
+    photos: int
+    mean_average_precision: float | None
+    precision_at_1: float | None
+    precision_at_10: float | None
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """Result of ``evaluate``: leave-one-out mAP and precision@1/@10 over ``queries`` labelled photos
+    (``photos`` ranked in all, ``distractors`` of them unlabelled), per class, and what was left out."""
+
+    folder: Path
+    photos: int
+    queries: int
+    distractors: int
+    mean_average_precision: float
+    precision_at_1: float
+    precision_at_10: float
+    per_class: tuple[ClassQuality, ...]
+    dropped_duplicates: tuple[Path, ...]
+    skipped: tuple[SkippedFile, ...]
+    model_id: str
+    projection: str
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class DuplicateGroup:
+    """Archive photos that are the same picture (re-saved, resized, re-shot a moment later):
+    ``photos`` in id order; ``similarity`` is the weakest link that joined the group."""
+
+    photos: tuple[PhotoRecord, ...]
+    similarity: float

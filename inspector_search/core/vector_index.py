@@ -1,26 +1,25 @@
 """Nearest-neighbour index of projected image vectors: hnswlib (cosine) behind an id-keyed API.
 
 Why a wrapper: hnswlib raises when it finds fewer neighbours than asked, lists deleted labels,
-has a Python filter that is slow and inaccurate when few items pass it, and its ``load_index``
-can crash the process on a truncated or garbage file. :class:`VectorIndex` hides all of that:
+has a Python filter that is slow when few items pass it, cannot hand vectors back quickly, and its
+``load_index`` can crash the process on a truncated or garbage file. :class:`VectorIndex` hides
+all of that:
 
 * ``add``/``remove`` keyed by int64 ids (re-adding replaces the vector, capacity doubles as
   needed); ``query``/``radius_query`` return ``(id, similarity)``, similarity = 1 - cosine distance.
-* A filtered query (``allowed`` = ids passing the metadata filter) is answered exactly over those
-  vectors when at most ``exact_threshold`` are live, else by hnswlib's filter with a larger ef --
-  never with fewer than ``min(k, allowed live ids)`` results.
-* No second copy of the vectors is kept (1M x 256 float32 is 1 GB): the exact path reads the few
-  vectors it needs back with ``get_items``, which is slow (~25 us per vector at dim 256; the
-  binding builds Python lists). Hence ``exact_threshold`` = 2000 (~50 ms, about what hnswlib's
-  filter costs at that selectivity on 100k vectors, and exact).
+* A filtered query (``allowed`` = ids passing the metadata filter) takes the cheapest of three
+  paths, never returning fewer than ``min(k, allowed live ids)`` results:
+  when at least ``POST_FILTER_MIN_FRACTION`` of the live ids are allowed, an unfiltered hnswlib
+  search for enough neighbours that ~1.5 k of them pass (then the filter is applied in numpy);
+  otherwise, up to ``exact_threshold`` allowed ids, an exact scan of their vectors; beyond that,
+  hnswlib's (slow, Python-callback) filter with a larger ef.
+* The exact scan reads a compact second copy of the vectors (:mod:`~inspector_search.core.vector_copy`,
+  2 bytes per float: 256 MB at 1M x 128) and rescores its best candidates with hnswlib's float32
+  vectors, so it is exact. The copy is not stored on disk: ``load`` rebuilds it from the hnswlib
+  payload while checking it.
 * ``save`` is atomic; ``load`` checks magic, lengths and a CRC-32 *before* hnswlib sees the
-  payload, so a damaged file raises IndexFileError instead of crashing.
-
-File layout (format 1): ``b"ISIDX1\\n"``; one JSON line (format_version, space, dim, count,
-element_count, max_elements, m, ef_construction, ids_bytes, payload_bytes, checksum
-"crc32:xxxxxxxx"); the live ids (count x little-endian int64, sorted); hnswlib's save_index
-payload. The CRC-32 covers ids and payload; it catches truncation and bit rot, not tampering, and
-was chosen by measurement (118 MB index of 100k x 256: crc32 45 ms, sha256 67 ms, blake2b 164 ms).
+  payload, so a damaged file raises IndexFileError instead of crashing (file layout and checks:
+  :mod:`~inspector_search.core.index_file`).
 
 Thread safety: queries may run on a worker thread; they are serialised by an internal lock since
 they adjust hnswlib's ef. Writes (``add``, ``remove``, ``save``) must be serialised by the caller
@@ -33,10 +32,7 @@ import contextlib
 import json
 import math
 import operator
-import os
 import shutil
-import struct
-import tempfile
 import threading
 import zlib
 from collections.abc import Callable
@@ -48,45 +44,58 @@ import numpy as np
 
 from .atomic import atomic_write, temporary_path
 from .errors import IndexFileError
+from .index_file import (
+    COPY_CHUNK,
+    FORMAT_VERSION,
+    MAGIC,
+    SPACE,
+    check_payload_header,
+    copy_payload,
+    crc32_file,
+    read_header,
+    read_ids,
+    scratch_path,
+)
+from .vector_copy import VectorCopy
 
-__all__ = ["DEFAULT_EXACT_THRESHOLD", "FORMAT_VERSION", "MAGIC", "Neighbours", "VectorIndex"]
+__all__ = ["DEFAULT_EXACT_THRESHOLD", "FORMAT_VERSION", "MAGIC", "POST_FILTER_MIN_FRACTION", "Neighbours",
+           "VectorIndex"]
 
 Neighbours = list[list[tuple[int, float]]]
 """Per query vector, ``(id, similarity)`` pairs sorted by similarity, best first."""
 
-MAGIC = b"ISIDX1\n"
-FORMAT_VERSION = 1
-DEFAULT_EXACT_THRESHOLD = 2000
-"""Filtered queries with at most this many allowed live ids are answered by exact search."""
+DEFAULT_EXACT_THRESHOLD = 50_000
+"""Filtered queries with at most this many allowed live ids (and too few for the post-filter) are
+answered by an exact scan: 50,000 narrowed 128-d vectors take ~4 ms (benchmarks/search.py)."""
+POST_FILTER_MIN_FRACTION = 0.05
+"""Filters letting at least this fraction of the live ids through are applied after an unfiltered
+search for 1.5 k / fraction neighbours (300 for k = 10 at 5 %)."""
 
-_SPACE = "cosine"
-_MAX_HEADER_BYTES = 64 * 1024
-_COPY_CHUNK = 1 << 20
-_EXACT_CHUNK = 4096  # ids fetched per get_items call in the exact path (bounds temporary memory)
+_EXACT_CHUNK = 65_536  # vectors scored per step of the exact scan (bounds temporary memory)
+_RESCORE_MARGIN = 32  # the exact scan rescores its best k + this many candidates with float32 vectors
 _RETRIES = 3  # hnswlib searches with a 4x larger ef before falling back to exact search
 _RADIUS_START_K = 16
 _FILTER_EF_REFERENCE = 0.4  # below this allowed fraction, the filtered search gets a larger ef ...
 _FILTER_EF_MAX_BOOST = 4.0  # ... by sqrt(0.4 / fraction), at most 4x
-# hnswlib's save_index header: offsetLevel0, max_elements, cur_element_count, size_data_per_element,
-# label_offset, offsetData, maxlevel, enterpoint_node, maxM, maxM0, M, mult, ef_construction.
-_HNSW_HEADER = struct.Struct("<QQQQQQiIQQQdQ")
-_HEADER_INT_FIELDS = (
-    "format_version", "dim", "count", "element_count", "max_elements", "m", "ef_construction",
-    "ids_bytes", "payload_bytes",
-)  # fmt: skip
+# Neighbours fetched by the post-filter: enough that 1.5 x k pass on average (short for ~8 % of queries
+# at k = 10), then 3 x k, before the other paths answer.
+_POST_FILTER_OVERSAMPLE = (1.5, 3.0)
 
 
 class VectorIndex:
     """An hnswlib cosine index keyed by int64 ids, with exact filtered search and safe persistence.
 
     ``m`` and ``ef_construction`` shape the graph (memory and build time versus recall);
-    ``ef_search`` is the default search breadth (raised automatically to at least k);
+    ``ef_search`` is the default search breadth (raised automatically to at least k). The defaults
+    come from the sweep in ``benchmarks/search.py`` (docs/benchmarks.md): on 100k clustered 128-d
+    vectors ef_construction 100 builds 2.3x faster than 200 for the same recall@10 (>= 0.996 at
+    ef 64), and M 16 beats 8 on recall and 32 on speed and memory.
     ``capacity`` is the initial number of slots (doubles as needed). ``exact_threshold`` may be
     changed on the instance (tests force either filtered path with it).
     """
 
     def __init__(
-        self, dim: int, *, m: int = 16, ef_construction: int = 200, ef_search: int = 64, capacity: int = 1024
+        self, dim: int, *, m: int = 16, ef_construction: int = 100, ef_search: int = 64, capacity: int = 1024
     ) -> None:
         """Create an empty index for ``dim``-long vectors; ValueError for non-positive parameters."""
         for name, value, minimum in (
@@ -94,12 +103,13 @@ class VectorIndex:
             ("ef_search", ef_search, 1), ("capacity", capacity, 1),
         ):  # fmt: skip
             _check_int(name, value, minimum)
-        index = hnswlib.Index(space=_SPACE, dim=dim)
+        index = hnswlib.Index(space=SPACE, dim=dim)
         index.init_index(max_elements=capacity, M=m, ef_construction=ef_construction)
-        self._setup(index, dim, m, ef_construction, ef_search, np.empty(0, dtype=np.int64))
+        self._setup(index, dim, m, ef_construction, ef_search, np.empty(0, dtype=np.int64), VectorCopy(dim))
 
     def _setup(
-        self, index: hnswlib.Index, dim: int, m: int, ef_construction: int, ef_search: int, live: np.ndarray
+        self, index: hnswlib.Index, dim: int, m: int, ef_construction: int, ef_search: int, live: np.ndarray,
+        copy: VectorCopy,
     ) -> None:
         """Set every attribute; shared by ``__init__`` and ``load``."""
         self.dim = int(dim)
@@ -110,6 +120,7 @@ class VectorIndex:
         self._index = index
         self._index.set_ef(self.ef_search)
         self._live = live  # sorted unique int64 ids that are in the index and not deleted
+        self._copy = copy  # the same vectors, narrowed, for exact scans over a subset
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ contents
@@ -163,6 +174,7 @@ class VectorIndex:
         # Replacing a live id reuses its slot; a removed id coming back does too, so this may over-count.
         self._ensure_capacity(int(self._index.element_count) + new.size)
         self._index.add_items(matrix, id_array.astype(np.uint64))
+        self._copy.put(id_array, _normalised(matrix))
         if new.size:  # a stable sort merges the two sorted runs in linear time
             self._live = np.sort(np.concatenate([self._live, np.sort(new)]), kind="stable")
 
@@ -178,6 +190,7 @@ class VectorIndex:
             self._index.mark_deleted(label)
         if present.size:
             self._live = self._live[~_member_mask(self._live, present)]
+            self._copy.drop(present)
 
     def set_ef(self, ef: int) -> None:
         """Set the default search breadth (higher = better recall, slower); it never drops below k."""
@@ -197,10 +210,10 @@ class VectorIndex:
     def query(self, vectors: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Neighbours:
         """The ``k`` most similar live ids for each query vector ((n, dim) or (dim,)).
 
-        ``allowed`` restricts results to those ids (ids not in the index are ignored). At most
-        ``exact_threshold`` allowed live ids are searched exactly; more use hnswlib's filter with
-        a larger ef. Each list holds ``min(k, candidates)`` pairs: an empty index or an empty
-        allowed set gives empty lists. Raises ValueError for k < 1 or a wrong dimension.
+        ``allowed`` restricts results to those ids (ids not in the index are ignored); which search
+        answers a filtered query is explained in the module docstring. Each list holds
+        ``min(k, candidates)`` pairs: an empty index or an empty allowed set gives empty lists.
+        Raises ValueError for k < 1 or a wrong dimension.
         """
         _check_int("k", k, 1)
         queries = _normalised(_as_matrix(vectors, self.dim, "query vectors"))
@@ -210,8 +223,14 @@ class VectorIndex:
         if k == 0 or queries.shape[0] == 0:
             return [[] for _ in range(queries.shape[0])]
         with self._lock:
-            if candidates is not None and candidates.size <= self.exact_threshold:
-                return self._exact(queries, candidates, k)
+            if candidates is not None and candidates.size < len(self):
+                fraction = candidates.size / len(self)
+                if fraction >= POST_FILTER_MIN_FRACTION:
+                    found = self._post_filtered(queries, k, candidates, fraction)
+                    if found is not None:
+                        return found
+                if candidates.size <= self.exact_threshold:
+                    return self._exact(queries, candidates, k)
             return self._approximate(queries, k, candidates)
 
     def radius_query(self, vectors: np.ndarray, min_similarity: float, max_results: int = 100) -> Neighbours:
@@ -245,7 +264,7 @@ class VectorIndex:
     def _live_subset(self, allowed: np.ndarray) -> np.ndarray:
         """Sorted unique allowed ids that are live (others are silently ignored)."""
         wanted = _sorted_unique(np.asarray(allowed, dtype=np.int64).ravel())
-        return wanted[_member_mask(wanted, self._live)]
+        return wanted[self._copy.rows_of(wanted) >= 0]  # the copy holds exactly the live ids
 
     def _approximate(self, queries: np.ndarray, k: int, candidates: np.ndarray | None) -> Neighbours:
         """hnswlib search (filtered when ``candidates`` is a strict subset); retries, then exact.
@@ -267,6 +286,25 @@ class VectorIndex:
             ef *= 4
         return self._exact(queries, self._live if candidates is None else candidates, k)
 
+    def _post_filtered(self, queries: np.ndarray, k: int, candidates: np.ndarray, fraction: float) -> Neighbours | None:
+        """Unfiltered hnswlib searches for enough neighbours that k pass, then the filter in numpy.
+
+        Answers exactly what an exact filtered search would, as far as the unfiltered neighbours are
+        right; None when some query got fewer than k allowed neighbours (the filter is at odds with
+        that part of the index), so that a filtered path answers instead.
+        """
+        for oversample in _POST_FILTER_OVERSAMPLE:
+            wanted = min(len(self), math.ceil(oversample * k / fraction))
+            found = self._knn_arrays(queries, wanted, max(self.ef_search, wanted), None)
+            if found is None:
+                return None
+            labels, sims = found
+            allowed = _member_mask(labels, candidates)
+            if np.all(allowed.sum(axis=1) >= k):
+                first = np.argsort(~allowed, axis=1, kind="stable")[:, :k]  # the first k allowed, by rank
+                return _pairs(np.take_along_axis(labels, first, axis=1), np.take_along_axis(sims, first, axis=1))
+        return None
+
     def _membership_test(self, candidates: np.ndarray) -> Callable[[int], bool]:
         """A fast ``label -> allowed?`` callable for hnswlib's filter, built from the smaller set.
 
@@ -280,6 +318,12 @@ class VectorIndex:
 
     def _knn(self, queries: np.ndarray, k: int, ef: int, accept: Callable[[int], bool] | None) -> Neighbours | None:
         """One hnswlib knn_query at breadth ``ef``; None when hnswlib cannot find k results."""
+        found = self._knn_arrays(queries, k, ef, accept)
+        return None if found is None else _pairs(*found)
+
+    def _knn_arrays(self, queries: np.ndarray, k: int, ef: int,
+                    accept: Callable[[int], bool] | None) -> tuple[np.ndarray, np.ndarray] | None:
+        """(labels int64, similarities) of one hnswlib knn_query, or None when it cannot find k results."""
         self._index.set_ef(ef)
         try:
             # A Python filter runs under the GIL anyway, so extra threads would only contend for it.
@@ -288,22 +332,28 @@ class VectorIndex:
             return None
         finally:
             self._index.set_ef(self.ef_search)
-        return _pairs(labels.astype(np.int64), 1.0 - distances)
+        return labels.astype(np.int64), 1.0 - distances
 
     def _exact(self, queries: np.ndarray, candidates: np.ndarray, k: int) -> Neighbours:
-        """Exact top-k by dot product over ``candidates`` (live ids), fetched from hnswlib in chunks."""
+        """Exact top-k over ``candidates`` (sorted live ids): scan the narrowed copy in chunks, keep
+        the best k + margin per query, rescore those with hnswlib's float32 vectors."""
         n = queries.shape[0]
+        short = min(candidates.size, k + _RESCORE_MARGIN)
         best_ids = np.empty((n, 0), dtype=np.int64)
         best_sims = np.empty((n, 0), dtype=np.float32)
         for start in range(0, candidates.size, _EXACT_CHUNK):
             chunk = candidates[start : start + _EXACT_CHUNK]
-            stored = np.asarray(self._index.get_items(chunk, return_type="numpy"), dtype=np.float32)
-            sims = np.concatenate([best_sims, queries @ stored.T], axis=1)
+            sims = np.concatenate([best_sims, self._copy.scores(queries, chunk)], axis=1)
             ids = np.concatenate([best_ids, np.broadcast_to(chunk, (n, chunk.size))], axis=1)
-            keep = _top_k_columns(sims, k)
+            keep = _top_k_columns(sims, short)
             best_sims = np.take_along_axis(sims, keep, axis=1)
             best_ids = np.take_along_axis(ids, keep, axis=1)
-        return _pairs(best_ids, best_sims)
+        unique = _sorted_unique(best_ids.ravel())
+        exact = np.asarray(self._index.get_items(unique, return_type="list"), dtype=np.float32).reshape(-1, self.dim)
+        stored = exact[np.searchsorted(unique, best_ids)]  # (n, short, dim)
+        sims = np.einsum("qd,qcd->qc", queries, stored)
+        keep = _top_k_columns(sims, k)
+        return _pairs(np.take_along_axis(best_ids, keep, axis=1), np.take_along_axis(sims, keep, axis=1))
 
     # ------------------------------------------------------------------ persistence
 
@@ -320,10 +370,10 @@ class VectorIndex:
             self._index.save_index(str(payload_path))  # reports no error when it cannot write ...
             ids_bytes = self._live.astype("<i8").tobytes()
             payload_bytes = payload_path.stat().st_size  # ... so a missing or short file is caught here
-            checksum, head = _crc32_file(payload_path, zlib.crc32(ids_bytes))
+            checksum, head = crc32_file(payload_path, zlib.crc32(ids_bytes))
             header = self._header(len(ids_bytes), payload_bytes, checksum)
             try:
-                _check_payload_header(head, header, path)
+                check_payload_header(head, header, path)
             except IndexFileError as exc:
                 raise OSError(f"hnswlib wrote an incomplete index ({exc.reason}); is the disk full?") from None
 
@@ -333,7 +383,7 @@ class VectorIndex:
                 handle.write(json.dumps(header, sort_keys=True).encode("ascii") + b"\n")
                 handle.write(ids_bytes)
                 with open(payload_path, "rb") as payload:
-                    shutil.copyfileobj(payload, handle, _COPY_CHUNK)
+                    shutil.copyfileobj(payload, handle, COPY_CHUNK)
 
             atomic_write(path, write)
         finally:
@@ -343,7 +393,7 @@ class VectorIndex:
     def _header(self, ids_bytes: int, payload_bytes: int, checksum: int) -> dict[str, Any]:
         """The JSON header describing this index and its payload."""
         return dict(
-            format_version=FORMAT_VERSION, space=_SPACE, dim=self.dim, count=len(self),
+            format_version=FORMAT_VERSION, space=SPACE, dim=self.dim, count=len(self),
             element_count=int(self._index.element_count), max_elements=self.capacity, m=self.m,
             ef_construction=self.ef_construction, ids_bytes=ids_bytes, payload_bytes=payload_bytes,
             checksum=f"crc32:{checksum:08x}",
@@ -367,8 +417,8 @@ class VectorIndex:
             raise IndexFileError(path, f"cannot read index file ({exc.strerror or exc})") from None
         with handle:
             try:
-                header = _read_header(handle, path, dim)
-                live = _read_ids(handle, header, path)
+                header = read_header(handle, path, dim)
+                live = read_ids(handle, header, path)
                 checksum = zlib.crc32(live.astype("<i8").tobytes())
                 return cls._load_payload(handle, header, checksum, live, path, ef_search)
             except OSError as exc:
@@ -378,15 +428,19 @@ class VectorIndex:
     def _load_payload(
         cls, handle: IO[bytes], header: dict[str, Any], checksum: int, live: np.ndarray, path: Path, ef: int
     ) -> VectorIndex:
-        """Copy the payload to a scratch file while checking its CRC, verify it, then let hnswlib load it."""
-        scratch = _scratch_path(path)
+        """Copy the payload to a scratch file while checking its CRC (and taking the vectors for the
+        compact copy out of it), verify it, then let hnswlib load it."""
+        scratch = scratch_path(path)
         try:
             with open(scratch, "xb") as out:
-                checksum, head = _copy_with_crc(handle, out, header["payload_bytes"], checksum)
+                checksum, labels, rows = copy_payload(handle, out, header, checksum, path)
             if f"crc32:{checksum:08x}" != header["checksum"]:
                 raise IndexFileError(path, "index file is damaged (checksum mismatch)")
-            _check_payload_header(head, header, path)
-            index = hnswlib.Index(space=_SPACE, dim=header["dim"])
+            try:
+                copy = VectorCopy.from_rows(header["dim"], labels, rows, live)
+            except ValueError as exc:
+                raise IndexFileError(path, f"index file is damaged ({exc})") from None
+            index = hnswlib.Index(space=SPACE, dim=header["dim"])
             try:
                 index.load_index(str(scratch), max_elements=header["max_elements"])
             except (RuntimeError, ValueError, MemoryError) as exc:
@@ -395,7 +449,7 @@ class VectorIndex:
             with contextlib.suppress(OSError):
                 scratch.unlink()
         obj = cls.__new__(cls)
-        obj._setup(index, header["dim"], header["m"], header["ef_construction"], ef, live)
+        obj._setup(index, header["dim"], header["m"], header["ef_construction"], ef, live, copy)
         return obj
 
 
@@ -451,6 +505,8 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
     Not ``np.unique``/``np.union1d``: with numpy 2.4 they took 120 ms for 90k already-sorted ids
     and 2.5 s to merge 256 ids into 1M, against 1.5 ms and 5 ms for a stable sort plus a mask.
     """
+    if values.size > 1 and np.all(values[1:] > values[:-1]):  # already sorted and unique: a filter from SQL
+        return values
     ordered = np.sort(values, kind="stable")
     if ordered.size < 2:
         return ordered
@@ -490,104 +546,3 @@ def _top_k_columns(sims: np.ndarray, k: int) -> np.ndarray:
 def _pairs(ids: np.ndarray, sims: np.ndarray) -> Neighbours:
     """Rows of ids and similarities as lists of ``(int, float)`` tuples."""
     return [list(zip(i, s, strict=True)) for i, s in zip(ids.tolist(), sims.tolist(), strict=True)]
-
-
-# ---------------------------------------------------------------------- file helpers
-
-
-def _crc32_file(path: Path, crc: int) -> tuple[int, bytes]:
-    """Continue a CRC-32 over the bytes of ``path``; also return its first bytes (hnswlib's header)."""
-    with open(path, "rb") as handle:
-        head = handle.read(_HNSW_HEADER.size)
-        crc = zlib.crc32(head, crc)
-        while chunk := handle.read(_COPY_CHUNK):
-            crc = zlib.crc32(chunk, crc)
-    return crc, head
-
-
-def _copy_with_crc(source: IO[bytes], target: IO[bytes], length: int, crc: int) -> tuple[int, bytes]:
-    """Copy exactly ``length`` bytes, continuing ``crc``; also return the first bytes (hnswlib's header)."""
-    head = b""
-    remaining = length
-    while remaining:
-        chunk = source.read(min(_COPY_CHUNK, remaining))
-        if not chunk:
-            raise OSError("unexpected end of file")
-        if len(head) < _HNSW_HEADER.size:
-            head += chunk[: _HNSW_HEADER.size - len(head)]
-        crc = zlib.crc32(chunk, crc)
-        target.write(chunk)
-        remaining -= len(chunk)
-    return crc, head
-
-
-def _scratch_path(path: Path) -> Path:
-    """A fresh name for the verified payload: next to the index, or in the system temp folder when
-    the index folder is read-only."""
-    candidate = temporary_path(path)
-    return candidate if os.access(candidate.parent, os.W_OK) else Path(tempfile.gettempdir()) / candidate.name
-
-
-def _read_header(handle: IO[bytes], path: Path, dim: int) -> dict[str, Any]:
-    """Read and validate the magic bytes, the JSON header line and the file length (catches truncation)."""
-    if handle.read(len(MAGIC)) != MAGIC:
-        raise IndexFileError(path, "not an Inspector Search index file (wrong magic bytes)")
-    line = handle.readline(_MAX_HEADER_BYTES)
-    if not line.endswith(b"\n"):
-        raise IndexFileError(path, "index file header is truncated or damaged")
-    try:
-        header = json.loads(line)
-    except (UnicodeDecodeError, ValueError):
-        raise IndexFileError(path, "index file header is damaged") from None
-    if not isinstance(header, dict) or not all(
-        isinstance(header.get(name), int) and not isinstance(header.get(name), bool) and header[name] >= 0
-        for name in _HEADER_INT_FIELDS
-    ):
-        raise IndexFileError(path, "index file header is incomplete or damaged")
-    if header["format_version"] > FORMAT_VERSION:
-        raise IndexFileError(path, f"written by a newer version (format {header['format_version']})")
-    if header["format_version"] < 1 or header.get("space") != _SPACE or not isinstance(header.get("checksum"), str):
-        raise IndexFileError(path, "index file header is damaged or of an unknown kind")
-    if header["dim"] != dim:
-        raise IndexFileError(path, f"index has dimension {header['dim']}, expected {dim}")
-    if header["ids_bytes"] != 8 * header["count"] or not (
-        header["count"] <= header["element_count"] <= header["max_elements"]
-    ):
-        raise IndexFileError(path, "index file header is inconsistent")
-    expected = handle.tell() + header["ids_bytes"] + header["payload_bytes"]
-    actual = os.fstat(handle.fileno()).st_size
-    if actual != expected:
-        problem = "is truncated" if actual < expected else "has unexpected trailing data"
-        raise IndexFileError(path, f"index file {problem} ({actual} bytes, expected {expected})")
-    return header
-
-
-def _read_ids(handle: IO[bytes], header: dict[str, Any], path: Path) -> np.ndarray:
-    """Read the live ids section; IndexFileError unless it is sorted, unique and non-negative."""
-    raw = handle.read(header["ids_bytes"])
-    if len(raw) != header["ids_bytes"]:
-        raise IndexFileError(path, "index file is truncated")
-    ids = np.frombuffer(raw, dtype="<i8").astype(np.int64)
-    if ids.size and (ids[0] < 0 or np.any(np.diff(ids) <= 0)):
-        raise IndexFileError(path, "index file is damaged (id list is not sorted and unique)")
-    return ids
-
-
-def _check_payload_header(head: bytes, header: dict[str, Any], path: Path) -> None:
-    """Cross-check hnswlib's own header with ours, so a format change or mix-up never reaches load_index."""
-    if len(head) < _HNSW_HEADER.size:
-        raise IndexFileError(path, "index payload is too short")
-    fields = _HNSW_HEADER.unpack(head)
-    max_elements, count, per_element, label_offset, data_offset = fields[1:6]
-    max_m0, m = fields[9], fields[10]
-    minimum = _HNSW_HEADER.size + count * (per_element + 4)
-    if (
-        max_elements != header["max_elements"]
-        or count != header["element_count"]
-        or label_offset - data_offset != 4 * header["dim"]
-        or per_element != label_offset + 8
-        or m != header["m"]
-        or max_m0 != 2 * m
-        or header["payload_bytes"] < minimum
-    ):
-        raise IndexFileError(path, "index payload does not match its header (damaged or unsupported)")
