@@ -54,6 +54,7 @@ INSULATORS = ROOT.parent / "shared" / "datasets" / "insulators"
 DEFAULT_CACHE = ROOT / "benchmarks" / "results" / "cache"
 TWELVE_MP = (4000, 3000)
 TARGETS = {"1mp": 100.0, "12mp": 40.0}
+APP_EMBEDDING_THREADS = ingest.embedding_threads
 
 
 @dataclass
@@ -190,8 +191,10 @@ def end_to_end(size: str, sources: list[Path], photos: int, seed: int, workers: 
     new_dir = folder / "new"
     write_copies(sources, seed, seed_dir, f"{size}-seed")
     write_copies(sources, photos, new_dir, f"{size}-new")
+    if threads:  # the add's own ONNX Runtime session (ingest.embedding_threads decides it in the app)
+        ingest.embedding_threads = lambda: threads
     try:
-        with Archive.open(folder / "archive", threads=threads) as archive:
+        with Archive.open(folder / "archive") as archive:
             archive.add([seed_dir], workers=workers)
             process = psutil.Process()
             load = os.getloadavg()[0]
@@ -203,10 +206,11 @@ def end_to_end(size: str, sources: list[Path], photos: int, seed: int, workers: 
         if report.added != photos:
             raise RuntimeError(f"expected {photos} new photos, added {report.added} ({report.skipped[:3]})")
     finally:
+        ingest.embedding_threads = APP_EMBEDDING_THREADS
         shutil.rmtree(folder, ignore_errors=True)
     cores = os.cpu_count() or 1
     return EndToEnd(
-        size=size, photos=photos, workers=workers or ingest.default_workers(), threads=threads or 0,
+        size=size, photos=photos, workers=workers or ingest.default_workers(), threads=ingest.embedding_threads(),
         batch=ingest.BATCH_SIZE, seconds=seconds, photos_per_s=photos / seconds, cpu_seconds=cpu,
         cpu_utilisation=cpu / seconds / cores, cpu_ms_per_photo=1000 * cpu / photos,
         idle_core_rate=cores * photos / cpu, load_average=load)
@@ -232,8 +236,7 @@ def print_runs(runs: list[EndToEnd]) -> None:
             f"{'target':>6} {'CPU util':>8} {'CPU ms/photo':>12} {'idle-core rate':>14} {'load':>5}")
     print(head)
     for r in runs:
-        threads = str(r.threads) if r.threads else "auto"
-        print(f"{r.size:<5} {r.photos:>6} {r.workers:>7} {threads:>7} {r.batch:>5} {r.seconds:>7.1f} "
+        print(f"{r.size:<5} {r.photos:>6} {r.workers:>7} {r.threads:>7} {r.batch:>5} {r.seconds:>7.1f} "
               f"{r.photos_per_s:>8.1f} {TARGETS[r.size]:>6.0f} {100 * r.cpu_utilisation:>7.0f}% "
               f"{r.cpu_ms_per_photo:>12.1f} {r.idle_core_rate:>14.1f} {r.load_average:>5.1f}")
 
@@ -253,7 +256,8 @@ def main() -> int:
                         help="new photos per end-to-end run (default 1000 at 1mp, 300 at 12mp)")
     parser.add_argument("--seed", type=int, default=250, help="photos in the archive before the timed add")
     parser.add_argument("--workers", type=int, default=None, help="decoding threads (default: the app's)")
-    parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: the app's)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="ONNX Runtime threads of the add (default: the app's, ingest.embedding_threads)")
     parser.add_argument("--sweep", action="store_true", help="also run workers 1-3 x ONNX threads 1-2")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the 12 MP photos are kept")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: system temp)")
@@ -264,7 +268,7 @@ def main() -> int:
     info = machine()
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB, Python {info['python']}; "
           f"load average now {os.getloadavg()[0]:.1f}")
-    extractor = FeatureExtractor(default_model_manifest(), threads=args.threads)
+    extractor = FeatureExtractor(default_model_manifest(), threads=args.threads or ingest.embedding_threads())
     stages, runs = {}, []
     work = Path(tempfile.mkdtemp(prefix="ingest-bench-", dir=args.work))
     try:

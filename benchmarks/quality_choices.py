@@ -13,7 +13,7 @@ archive fits it (neu_det alone for the neu_det test; originals + neu_det for the
 
 Run from the project root (about 10 minutes on 2 cores; ``--no-export`` skips the pooling variants)::
 
-    python benchmarks/quality_choices.py [--threads 2] [--no-export] [--json out.json]
+    python benchmarks/quality_choices.py [--threads 2] [--repeats 3] [--no-export] [--json out.json]
 """
 
 from __future__ import annotations
@@ -251,11 +251,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (default 2)")
     parser.add_argument("--no-export", action="store_true", help="skip the pooling variants (they need torch)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="re-shots per photo and transformation (default 3: 300 queries each)")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the table as JSON")
     args = parser.parse_args()
     photos = class_folder_photos(NEU_DET)
     originals = insulator_photos()
-    queries = reshot_queries(originals, SEED)
+    queries = reshot_queries(originals, SEED, args.repeats)
     targets = {name: np.array([i for _, i in items]) for name, items in queries.items()}
     with tempfile.TemporaryDirectory(prefix="quality-choices-") as tmp:
         sets = feature_sets(args, Path(tmp), photos.paths, originals, queries)

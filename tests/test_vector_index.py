@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import threading
 import zlib
 from pathlib import Path
@@ -510,3 +511,53 @@ def test_file_whose_ids_do_not_match_its_vectors_is_damaged(tmp_path: Path, rng:
     with pytest.raises(IndexFileError, match="no stored vector"):
         VectorIndex.load(path, DIM)
     assert [p.name for p in tmp_path.iterdir()] == ["index.hnsw"]
+
+
+def test_damaged_link_lists_are_refused_even_with_a_matching_checksum(tmp_path: Path, rng: np.random.Generator) -> None:
+    """The upper-level link lists must tile the payload; a bad size word is an IndexFileError, not a crash."""
+    path = _saved(tmp_path, rng)
+    raw = bytearray(path.read_bytes())
+    end = _header_end(bytes(raw))
+    header = json.loads(raw[len(MAGIC) : end])
+    payload_start = end + header["ids_bytes"]
+    count, per_element = struct.unpack_from("<QQ", raw, payload_start + 16)
+    words = np.frombuffer(bytes(raw[payload_start + 96 + count * per_element :]), dtype="<u4")
+    first = int(np.flatnonzero(words)[0])  # the size word of the first element with upper levels
+    struct.pack_into("<I", raw, payload_start + 96 + count * per_element + 4 * first, int(words[first]) + 4)
+    ids_and_payload = bytes(raw[end:])
+    header["checksum"] = f"crc32:{zlib.crc32(ids_and_payload):08x}"
+    path.write_bytes(MAGIC + json.dumps(header).encode() + b"\n" + ids_and_payload)
+    with pytest.raises(IndexFileError, match="link lists"):
+        VectorIndex.load(path, DIM)
+
+
+def test_loading_keeps_every_level_and_deletion(tmp_path: Path, rng: np.random.Generator) -> None:
+    """An index with many upper levels (small M) and deletions answers the same after save and load."""
+    data = clustered(rng, centres=60, per=50, noise=0.3)
+    index = VectorIndex(DIM, m=4)
+    index.add(np.arange(3000), data)
+    index.remove(np.arange(0, 3000, 5))
+    index.save(tmp_path / "index.hnsw")
+    loaded = VectorIndex.load(tmp_path / "index.hnsw", DIM)
+    assert loaded.m == 4 and loaded.deleted_count == index.deleted_count == 600
+    assert loaded._index.get_max_elements() == index.capacity
+    assert loaded.query(data[:100], k=10) == index.query(data[:100], k=10)
+    loaded.add(np.array([0]), data[0])  # a removed id comes back after loading too
+    assert loaded.query(data[0], k=1)[0][0][0] == 0
+
+
+def test_exact_scan_orders_near_ties_exactly(rng: np.random.Generator) -> None:
+    """Scores closer together than the narrowed copy can tell apart are still ranked by exact scores."""
+    base = unit(rng, 1)[0]
+    # similarities ~1e-5 apart: far below what 8-bit mantissas resolve (~2e-3), far above float32 rounding
+    twins = base + 1e-2 * rng.standard_normal((60, DIM)).astype(np.float32)
+    others = unit(rng, 440)
+    data = np.concatenate([twins / np.linalg.norm(twins, axis=1, keepdims=True), others])
+    index = VectorIndex(DIM)
+    index.add(np.arange(500), data)
+    index.exact_threshold = 10_000
+    allowed = np.arange(0, 40, 2)  # 4 % (the exact scan), all of them near-twins of the query
+    pairs = index.query(base, k=10, allowed=allowed)[0]
+    expected = brute_force(data, allowed, base, 10)
+    assert [i for i, _ in pairs] == [i for i, _ in expected]
+    np.testing.assert_allclose([s for _, s in pairs], [s for _, s in expected], atol=1e-6)

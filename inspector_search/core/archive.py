@@ -14,9 +14,11 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import platformdirs
@@ -28,11 +30,11 @@ from .checking import ArchiveParts, check_archive, thumbnail_is_intact
 from .duplicates import DEFAULT_THRESHOLD, IDENTITY_THRESHOLD, duplicate_groups
 from .errors import InspectorSearchError, QueryError
 from .exporting import export_table
-from .extractor import FeatureExtractor, default_model_manifest
+from .extractor import FeatureExtractor, default_model_manifest, l2_normalise
 from .ingest import add_photos, read_source
 from .locking import WriterLock
 from .progress import Progress
-from .query_expansion import DEFAULT_NEIGHBOURS, expanded_queries, pinned_order
+from .query_expansion import DEFAULT_NEIGHBOURS, expanded_queries, pinned_ranking
 from .records import (
     AddReport,
     ArchiveStatus,
@@ -52,7 +54,14 @@ from .records import (
 )
 from .vector_store import ProjectionPolicy, VectorStore
 
+if TYPE_CHECKING:
+    from PIL import Image
+
 log = logging.getLogger(__name__)
+
+REGION_SCALE_EXPONENTS = (1.0, 0.5)
+"""A region covering fractions f of the photo is embedded at input sizes ``nominal * f ** e`` for these e."""
+MIN_REGION_SIDE = 64  # pixels: the CNN downsamples by 32, so a region keeps at least 2 x 2 feature cells
 
 CATALOG_FILE = "catalog.sqlite"
 THUMBNAIL_DIR = "thumbnails"
@@ -169,11 +178,26 @@ class Archive:
             min_side = int(min_side / max(min(x1 - x0, y1 - y0), 0.05))
         source = io.BytesIO(request.image) if isinstance(request.image, bytes) else Path(request.image)
         image, _info = imaging.open_image(source, min_side=min_side)
-        if request.crop is not None:
-            image = imaging.crop_relative(image, request.crop)
         turns = range(4) if request.rotations else range(1)
+        if request.crop is not None:
+            region = imaging.crop_relative(image, request.crop)
+            return np.stack([self._embed_region(imaging.rotate(region, t), request.crop, t % 2 == 1) for t in turns])
         batch = np.stack([imaging.preprocess(imaging.rotate(image, t), spec) for t in turns])
         return self.extractor.embed(batch)
+
+    def _embed_region(self, region: Image.Image, box: tuple[float, float, float, float], turned: bool) -> np.ndarray:
+        """A region's features at the scale its details have in the whole photo (the archive embedded
+        whole photos) and at a middle scale, averaged: P@1 0.55 -> 0.76 on the region benchmark
+        against embedding the region at full input size (docs/quality.md)."""
+        spec = self.extractor.spec
+        x0, y0, x1, y1 = box
+        fractions = (x1 - x0, y1 - y0) if turned else (y1 - y0, x1 - x0)  # of (height, width) as searched
+        rows = []
+        for exponent in REGION_SCALE_EXPONENTS:
+            size = tuple(max(MIN_REGION_SIDE, round(side * fraction**exponent))
+                         for side, fraction in zip(spec.input_size, fractions, strict=True))
+            rows.append(self.extractor.embed(imaging.preprocess(region, replace(spec, input_size=size))[None])[0])
+        return l2_normalise(np.sum(l2_normalise(np.stack(rows)), axis=0, keepdims=True))[0]
 
     def search(self, request: SearchRequest) -> list[SearchHit]:
         """Archive photos most like the query photo, best first, filtered during the search."""
@@ -197,7 +221,7 @@ class Archive:
         expansion = DEFAULT_NEIGHBOURS if request.expansion is None else max(request.expansion, 0)
         ranked = self._nearest(vectors, max(k, expansion), allowed)
         if expansion and ranked:
-            ranked = self._expanded(vectors, ranked[:expansion], k, allowed)
+            ranked = self._expanded(vectors, ranked, expansion, k, allowed)
         return [(i, s) for i, s in ranked if s >= request.min_score][:k]
 
     def _nearest(self, vectors: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
@@ -209,23 +233,19 @@ class Archive:
                     best[image_id] = score
         return sorted(best.items(), key=lambda item: (-item[1], item[0]))
 
-    def _expanded(self, vectors: np.ndarray, top: list[tuple[int, float]], k: int,
+    def _expanded(self, vectors: np.ndarray, plain: list[tuple[int, float]], expansion: int, k: int,
                   allowed: np.ndarray | None) -> list[tuple[int, float]]:
         """Re-rank by query expansion (see :mod:`~inspector_search.core.query_expansion`): the nearest
-        photo stays first, the rest follow the query averaged with its ``top`` matches; scores stay
-        the plain similarity to the query (of its best turn, with ``rotations``)."""
-        found = self._stored_vectors([i for i, _ in top])
-        ids = [i for i, _ in top if i in found]
+        photo stays first, the rest follow the query averaged with its ``expansion`` best ``plain``
+        matches (built from the query turn that matched best, with ``rotations``)."""
+        found = self._stored_vectors([i for i, _ in plain[:expansion]])
+        ids = [i for i, _ in plain[:expansion] if i in found]
         if not ids:
-            return top
+            return plain
         neighbours = np.stack([found[i] for i in ids])
-        turn = int(np.argmax(vectors @ neighbours[0]))  # the query turn that matched best
+        turn = int(np.argmax(vectors @ neighbours[0]))
         query = expanded_queries(vectors[turn : turn + 1], neighbours[None], (neighbours @ vectors[turn])[None])
-        order = pinned_order(ids[0], [i for i, _ in self._nearest(query, k, allowed)])
-        found.update(self._stored_vectors([i for i in order if i not in found]))
-        order = [i for i in order if i in found]
-        scores = (vectors @ np.stack([found[i] for i in order]).T).max(axis=0) if order else []
-        return [(i, float(s)) for i, s in zip(order, scores, strict=True)]
+        return pinned_ranking(plain[0], self._nearest(query, k, allowed))
 
     def _stored_vectors(self, ids: list[int]) -> dict[int, np.ndarray]:
         """Searchable vectors of the given photos, from their stored features (as the index holds them)."""

@@ -103,10 +103,11 @@ def check_archive(parts: ArchiveParts, repair: bool = False, progress: Progress 
 
 
 def _writer_active(writer: WriterLock) -> bool:
+    """Whether a writer (another process, or another thread of this one) holds the lock right now."""
     if writer.held:
-        return False
+        return True
     try:
-        with writer:
+        with WriterLock(writer.path):  # a lock of its own: never disturbs the archive's
             return False
     except (ArchiveBusyError, OSError):
         return True

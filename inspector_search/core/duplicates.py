@@ -22,10 +22,10 @@ from .progress import Progress
 
 __all__ = ["DEFAULT_THRESHOLD", "IDENTITY_THRESHOLD", "UnionFind", "duplicate_groups"]
 
-DEFAULT_THRESHOLD = 0.90
+DEFAULT_THRESHOLD = 0.94
 """Cosine similarity of PCA-projected vectors from which two photos count as the same picture."""
 
-IDENTITY_THRESHOLD = 0.95
+IDENTITY_THRESHOLD = 0.985
 """The same for an archive still too small for PCA (raw L2-normalised features are closer together)."""
 
 RadiusQuery = Callable[[np.ndarray, float], list[list[tuple[int, float]]]]

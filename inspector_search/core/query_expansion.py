@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["DEFAULT_ALPHA", "DEFAULT_NEIGHBOURS", "expanded_queries", "pinned_order"]
+__all__ = ["DEFAULT_ALPHA", "DEFAULT_NEIGHBOURS", "expanded_queries", "pinned_ranking"]
 
 DEFAULT_NEIGHBOURS = 20
 """Best matches averaged into the query (0 turns expansion off); chosen on neu_det, docs/quality.md."""
@@ -43,6 +43,14 @@ def expanded_queries(queries: np.ndarray, neighbours: np.ndarray, similarities: 
     return np.divide(summed, norms, out=np.zeros_like(summed), where=norms > 0)
 
 
-def pinned_order(first: int, expanded: Sequence[int]) -> list[int]:
-    """``first`` (the nearest photo to the plain query), then the expanded ranking without it."""
-    return [first, *(i for i in expanded if i != first)]
+def pinned_ranking(nearest: tuple[int, float], expanded: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
+    """The final ranking: the ``nearest`` photo to the plain query (id, plain similarity) first, then the
+    ``expanded`` ranking (id, similarity to the expanded query, best first) without it.
+
+    Every score is a cosine similarity and the list stays sorted by score: the nearest photo keeps
+    its plain similarity (1.0 for the query photo itself) unless an expanded score is higher, in
+    which case it takes that one (it still comes first).
+    """
+    first, plain = nearest
+    rest = [(i, float(s)) for i, s in expanded if i != first]
+    return [(first, max(float(plain), rest[0][1] if rest else -1.0)), *rest]
