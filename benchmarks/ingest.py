@@ -193,6 +193,7 @@ def end_to_end(size: str, sources: list[Path], photos: int, seed: int, workers: 
     write_copies(sources, photos, new_dir, f"{size}-new")
     if threads:  # the add's own ONNX Runtime session (ingest.embedding_threads decides it in the app)
         ingest.embedding_threads = lambda: threads
+    used_threads = ingest.embedding_threads()
     try:
         with Archive.open(folder / "archive") as archive:
             archive.add([seed_dir], workers=workers)
@@ -210,7 +211,7 @@ def end_to_end(size: str, sources: list[Path], photos: int, seed: int, workers: 
         shutil.rmtree(folder, ignore_errors=True)
     cores = os.cpu_count() or 1
     return EndToEnd(
-        size=size, photos=photos, workers=workers or ingest.default_workers(), threads=ingest.embedding_threads(),
+        size=size, photos=photos, workers=workers or ingest.default_workers(), threads=used_threads,
         batch=ingest.BATCH_SIZE, seconds=seconds, photos_per_s=photos / seconds, cpu_seconds=cpu,
         cpu_utilisation=cpu / seconds / cores, cpu_ms_per_photo=1000 * cpu / photos,
         idle_core_rate=cores * photos / cpu, load_average=load)

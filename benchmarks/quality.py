@@ -22,7 +22,8 @@ Tables printed (numbers and what they mean: ``docs/quality.md``):
 
 Run from the project root::
 
-    python benchmarks/quality.py [--threads 2] [--repeats 1] [--synthetic 100000] [--json out.json]
+    python benchmarks/quality.py [--threads 2] [--model MANIFEST] [--repeats 1] [--synthetic 100000]
+                                 [--json out.json]
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from inspector_search.core.archive import Archive
 from inspector_search.core.evaluation import evaluate_folder, leave_one_out
 from inspector_search.core.extractor import FeatureExtractor
 from inspector_search.core.projection import Projection
+from inspector_search.core.query_expansion import DEFAULT_NEIGHBOURS
 from inspector_search.core.records import SearchRequest
 
 SEED = 0
@@ -179,13 +181,13 @@ def print_methods(rows: dict[str, dict[str, float]]) -> None:
     short = ["crop", "rot10", "light", "scale", "jpeg", "comb."]
     print("\nneu_det leave-one-out (1,799 photos, 6 classes) and near-duplicate P@1 on insulators "
           "(100 photos; archive = originals + 1,799 neu_det distractors)")
-    print(f"{'method':<44} {'mAP':>6} {'P@1':>6} {'P@10':>6}  " + " ".join(f"{s:>6}" for s in short))
+    print(f"{'method':<62} {'mAP':>6} {'P@1':>6} {'P@10':>6}  " + " ".join(f"{s:>6}" for s in short))
     for method, row in rows.items():
         if not row:
-            print(f"{method:<44} skipped (torch is not installed)")
+            print(f"{method:<62} skipped (torch is not installed)")
             continue
-        print(f"{method:<44} {row['mAP']:>6.3f} {row['P@1']:>6.3f} {row['P@10']:>6.3f}  "
-              + " ".join(f"{row[n]:>6.2f}" for n in names))
+        print(f"{method:<62} {row['mAP']:>6.3f} {row['P@1']:>6.3f} {row['P@10']:>6.3f}  "
+              + " ".join(f"{row[n]:>6.3f}" for n in names))
 
 
 def print_search_options(rotations: dict, regions: dict, times: dict) -> None:
@@ -207,6 +209,8 @@ def parse_args() -> argparse.Namespace:
     """Command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime threads (default 2)")
+    parser.add_argument("--model", type=Path, metavar="MANIFEST",
+                        help="model manifest for our pipeline (default: the bundled model)")
     parser.add_argument("--repeats", type=int, default=1, help="re-shots per photo and transformation (default 1)")
     parser.add_argument("--synthetic", type=int, default=100_000,
                         help="vectors in the duplicate-finding timing (default 100000; 0 skips it)")
@@ -216,10 +220,11 @@ def parse_args() -> argparse.Namespace:
 
 def run_archive_tables(args: argparse.Namespace, tmp: Path, originals: list[Path], queries: dict) -> dict:
     """Our pipeline: neu_det evaluation, then the near-duplicate, rotation, region and timing tests."""
-    report = evaluate_folder(NEU_DET, threads=args.threads)
+    report = evaluate_folder(NEU_DET, model=args.model, threads=args.threads)
     results: dict = {"ours": {"mAP": report.mean_average_precision, "P@1": report.precision_at_1,
-                              "P@10": report.precision_at_10}}
-    with Archive.open(tmp / "nd", threads=args.threads) as archive:
+                              "P@10": report.precision_at_10},
+                     "model": report.model_id, "projection": report.projection}
+    with Archive.open(tmp / "nd", model=args.model, threads=args.threads) as archive:
         archive.add([NEU_DET, INSULATORS])
         results["ours"].update(archive_near_duplicates(archive, originals, queries))
         turned = rotated_queries(queries["combined"])
@@ -246,7 +251,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="quality-bench-") as tmp_name:
         tmp = Path(tmp_name)
         results = run_archive_tables(args, tmp, originals, queries)
-        methods = {"ours: GeM + sqrt + PCA-256 + query expansion": results.pop("ours")}
+        label = f"ours: {results.pop('model')}, {results.pop('projection').split(',')[0]}, QE-{DEFAULT_NEIGHBOURS}"
+        methods = {label: results.pop("ours")}
         avg = export_avg_model(tmp / "models")
         methods["(a) average pooling + PCA-256 + cosine"] = {} if avg is None else baseline_row(
             lambda fit_on, others: textbook_vectors(FeatureExtractor(avg, threads=args.threads), fit_on, others),

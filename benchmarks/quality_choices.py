@@ -35,6 +35,8 @@ from inspector_search.core.evaluation import leave_one_out
 from inspector_search.core.extractor import FeatureExtractor, default_model_manifest, l2_normalise
 from inspector_search.core.imaging import PreprocessSpec
 from inspector_search.core.projection import Projection
+from inspector_search.core.query_expansion import DEFAULT_ALPHA, DEFAULT_NEIGHBOURS
+from inspector_search.core.vector_store import ProjectionPolicy
 
 SEED = 0
 
@@ -49,15 +51,18 @@ class Features:
     seconds: float = 0.0
 
 
+APP = ProjectionPolicy()
+
+
 @dataclass(frozen=True)
 class Choice:
-    """One way of turning raw features into rankings."""
+    """One way of turning raw features into rankings; the defaults are the app's settings."""
 
-    power: float = 0.5
-    dim: int = 256
+    power: float = APP.power
+    dim: int = APP.dim
     whiten: float | None = None
-    expansion: int = 20
-    alpha: float = 1.0
+    expansion: int = DEFAULT_NEIGHBOURS
+    alpha: float = DEFAULT_ALPHA
     pinned: bool = True
     dba: tuple[int, float] | None = None
     mutual: tuple[int, float] | None = None
@@ -193,32 +198,40 @@ def evaluate_choice(features: Features, labels: np.ndarray, choice: Choice, targ
 
 # -- the table ----------------------------------------------------------------------------------------------
 CHOICES: dict[str, tuple[str, Choice]] = {
-    "before: GeM p=3, PCA-256, cosine": ("gem3", Choice(power=1.0, expansion=0)),
-    "+ power 0.5 (sqrt)": ("gem3", Choice(expansion=0)),
-    "+ power 0.3": ("gem3", Choice(power=0.3, expansion=0)),
-    "+ sqrt, PCA-64": ("gem3", Choice(dim=64, expansion=0)),
-    "+ sqrt, PCA-128": ("gem3", Choice(dim=128, expansion=0)),
-    "+ sqrt, PCA-512": ("gem3", Choice(dim=512, expansion=0)),
-    "+ sqrt, whitening shrinkage 0": ("gem3", Choice(whiten=0.0, expansion=0)),
-    "+ sqrt, whitening shrinkage 1": ("gem3", Choice(whiten=1.0, expansion=0)),
-    "+ sqrt, whitening shrinkage 10": ("gem3", Choice(whiten=10.0, expansion=0)),
-    "+ sqrt, whitening shrinkage 100": ("gem3", Choice(whiten=100.0, expansion=0)),
-    "+ sqrt, average pooling": ("avg", Choice(expansion=0)),
-    "+ sqrt, GeM p=2": ("gem2", Choice(expansion=0)),
-    "+ sqrt, GeM p=4": ("gem4", Choice(expansion=0)),
-    "+ sqrt, scales 1 + 1/sqrt(2)": ("gem3 ms0.707", Choice(expansion=0)),
-    "+ sqrt, scales 1 + sqrt(2)": ("gem3 ms1.414", Choice(expansion=0)),
-    "+ sqrt, DBA k=5 alpha=3": ("gem3", Choice(expansion=0, dba=(5, 3.0))),
-    "+ sqrt, DBA k=10 alpha=10": ("gem3", Choice(expansion=0, dba=(10, 10.0))),
-    "+ sqrt, mutual-neighbour re-ranking k=20": ("gem3", Choice(expansion=0, mutual=(20, 0.1))),
-    "+ sqrt, alpha-QE k=20 (nearest not kept first)": ("gem3", Choice(pinned=False)),
-    "+ sqrt, QE k=5, nearest first": ("gem3", Choice(expansion=5)),
-    "+ sqrt, QE k=10, nearest first": ("gem3", Choice(expansion=10)),
-    "+ sqrt, QE k=20 alpha=0, nearest first": ("gem3", Choice(alpha=0.0)),
-    "+ sqrt, QE k=20 alpha=3, nearest first": ("gem3", Choice(alpha=3.0)),
-    "+ sqrt, QE k=30, nearest first": ("gem3", Choice(expansion=30)),
-    "adopted: sqrt + PCA-256 + QE k=20 alpha=1, nearest first": ("gem3", Choice()),
-    "adopted + scales 1 + 1/sqrt(2)": ("gem3 ms0.707", Choice()),
+    "before: GeM p=3, PCA-256, cosine": ("gem3", Choice(power=1.0, dim=256, expansion=0)),
+    "+ power 0.5 (sqrt)": ("gem3", Choice(power=0.5, dim=256, expansion=0)),
+    "+ power 0.3": ("gem3", Choice(power=0.3, dim=256, expansion=0)),
+    "+ power 0.7": ("gem3", Choice(power=0.7, dim=256, expansion=0)),
+    "+ sqrt, PCA-64": ("gem3", Choice(power=0.5, dim=64, expansion=0)),
+    "+ sqrt, PCA-128": ("gem3", Choice(power=0.5, dim=128, expansion=0)),
+    "+ sqrt, PCA-192": ("gem3", Choice(power=0.5, dim=192, expansion=0)),
+    "+ sqrt, PCA-512": ("gem3", Choice(power=0.5, dim=512, expansion=0)),
+    "+ sqrt, whitening shrinkage 0": ("gem3", Choice(power=0.5, dim=256, whiten=0.0, expansion=0)),
+    "+ sqrt, whitening shrinkage 1": ("gem3", Choice(power=0.5, dim=256, whiten=1.0, expansion=0)),
+    "+ sqrt, whitening shrinkage 10": ("gem3", Choice(power=0.5, dim=256, whiten=10.0, expansion=0)),
+    "+ sqrt, whitening shrinkage 100": ("gem3", Choice(power=0.5, dim=256, whiten=100.0, expansion=0)),
+    "+ sqrt, average pooling": ("avg", Choice(power=0.5, dim=256, expansion=0)),
+    "+ sqrt, GeM p=2": ("gem2", Choice(power=0.5, dim=256, expansion=0)),
+    "+ sqrt, GeM p=4": ("gem4", Choice(power=0.5, dim=256, expansion=0)),
+    "+ sqrt, scales 1 + 1/sqrt(2)": ("gem3 ms0.707", Choice(power=0.5, dim=256, expansion=0)),
+    "+ sqrt, scales 1 + sqrt(2)": ("gem3 ms1.414", Choice(power=0.5, dim=256, expansion=0)),
+    "+ sqrt, DBA k=5 alpha=3": ("gem3", Choice(power=0.5, dim=256, expansion=0, dba=(5, 3.0))),
+    "+ sqrt, DBA k=10 alpha=10": ("gem3", Choice(power=0.5, dim=256, expansion=0, dba=(10, 10.0))),
+    "+ sqrt, mutual-neighbour re-ranking k=20": ("gem3", Choice(power=0.5, dim=256, expansion=0, mutual=(20, 0.1))),
+    "+ sqrt, alpha-QE k=20 (nearest not kept first)": ("gem3", Choice(power=0.5, dim=256, pinned=False)),
+    "+ sqrt, QE k=5, nearest first": ("gem3", Choice(power=0.5, dim=256, expansion=5)),
+    "+ sqrt, QE k=10, nearest first": ("gem3", Choice(power=0.5, dim=256, expansion=10)),
+    "+ sqrt, QE k=20 alpha=0, nearest first": ("gem3", Choice(power=0.5, dim=256, expansion=20, alpha=0.0)),
+    "+ sqrt, QE k=20 alpha=1, nearest first": ("gem3", Choice(power=0.5, dim=256, expansion=20, alpha=1.0)),
+    "+ sqrt, QE k=20 alpha=3, nearest first": ("gem3", Choice(power=0.5, dim=256, expansion=20, alpha=3.0)),
+    "+ sqrt, QE k=30, nearest first": ("gem3", Choice(power=0.5, dim=256, expansion=30)),
+    "+ sqrt, PCA-512, QE k=20, nearest first": ("gem3", Choice(power=0.5, dim=512, expansion=20)),
+    "+ sqrt, scales 1 + 1/sqrt(2), QE k=20": ("gem3 ms0.707", Choice(power=0.5, dim=256, expansion=20)),
+    "+ sqrt, GeM p=2, QE k=20 (re-exported model)": ("gem2", Choice(power=0.5, dim=256, expansion=20)),
+    "+ sqrt, average pooling, QE k=20": ("avg", Choice(power=0.5, dim=256, expansion=20)),
+    f"the app now: power {APP.power:g}, PCA-{APP.dim}, QE k={DEFAULT_NEIGHBOURS} alpha={DEFAULT_ALPHA:g}": (
+        "gem3", Choice()),
+    "the app now, with a GeM p=2 model": ("gem2", Choice()),
 }
 
 
@@ -270,7 +283,7 @@ def main() -> int:
             continue
         row = table[label] = evaluate_choice(sets[variant], photos.labels, choice, targets)
         print(f"{label:<58} {row['mAP']:>6.3f} {row['P@1']:>6.3f} {row['P@10']:>6.3f}  "
-              + " ".join(f"{row[n]:>6.2f}" for n in TRANSFORMATIONS) + f" {row['ms/photo']:>8.1f}", flush=True)
+              + " ".join(f"{row[n]:>6.3f}" for n in TRANSFORMATIONS) + f" {row['ms/photo']:>8.1f}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(table, indent=1), encoding="utf-8")
     return 0

@@ -15,7 +15,7 @@ from inspector_search.core.archive import Archive
 from inspector_search.core.duplicates import DEFAULT_THRESHOLD, IDENTITY_THRESHOLD, duplicate_groups
 from inspector_search.core.vector_index import VectorIndex
 
-THRESHOLDS = (0.85, 0.90, 0.92, 0.93, 0.935, 0.94, 0.945, 0.95, 0.96, 0.98)
+THRESHOLDS = (0.90, 0.92, 0.93, 0.94, 0.945, 0.95, 0.955, 0.96, 0.965, 0.97, 0.98)
 IDENTITY_THRESHOLDS = (0.95, 0.97, 0.98, 0.985, 0.99, 0.995)
 
 

@@ -154,6 +154,18 @@ def timed_queries(search: Callable[[np.ndarray], list[int]], queries: np.ndarray
                    "p99": float(np.percentile(ms, 99)), "cpu_p95": float(np.percentile(1000 * np.asarray(cpu), 95))}
 
 
+def remember_build(path: Path, seconds: float | None = None) -> float:
+    """Store the build time of a cached index beside it (when given), or read it back (nan if unknown)."""
+    record = path.with_name(path.name + ".build.json")
+    if seconds is not None:
+        record.write_text(json.dumps({"seconds": seconds}))
+        return seconds
+    try:
+        return float(json.loads(record.read_text())["seconds"])
+    except (OSError, ValueError, KeyError):
+        return float("nan")
+
+
 def rss_mb() -> float:
     """Resident memory of this process in MB."""
     return psutil.Process().memory_info().rss / 2**20
@@ -187,20 +199,21 @@ def bench_annoy(size: str, data: np.ndarray, queries: np.ndarray, truth: np.ndar
     for n_trees in trees:
         path = cache / f"annoy-{len(data)}-{data.shape[1]}-{n_trees}.ann"
         index = annoy.AnnoyIndex(data.shape[1], "angular")
-        build = 0.0
-        if not path.exists():
+        cached = path.exists()
+        if not cached:
             started = time.perf_counter()
             for i, vector in enumerate(data):
                 index.add_item(i, vector)
             index.build(n_trees, n_jobs=-1)
-            build = time.perf_counter() - started
+            remember_build(path, time.perf_counter() - started)
             index.save(str(path))
             index.unload()
+        build = remember_build(path)
         index.load(str(path))  # memory-mapped, as an app would use it
         for search_k in (n_trees * K * 10, n_trees * K * 50):
             found, lat = timed_queries(
                 lambda q, sk=search_k, ix=index: ix.get_nns_by_vector(q, K, search_k=sk), queries)
-            note = "" if build else "build cached"
+            note = "build cached" if cached else ""
             rows.append(row(size, "annoy", f"trees={n_trees} search_k={search_k}", build,
                             path.stat().st_size / 2**20, lat, recall(found, truth), note))
         index.unload()
@@ -208,16 +221,16 @@ def bench_annoy(size: str, data: np.ndarray, queries: np.ndarray, truth: np.ndar
 
 
 def hnsw_index(data: np.ndarray, m: int, ef_construction: int, cache: Path) -> tuple[hnswlib.Index, float]:
-    """A raw hnswlib cosine index of ``data`` (cached); (index, build seconds or 0 when cached)."""
+    """A raw hnswlib cosine index of ``data`` (cached); (index, seconds its build took)."""
     path = cache / f"hnsw-{len(data)}-{data.shape[1]}-{m}-{ef_construction}.bin"
     index = hnswlib.Index(space="cosine", dim=data.shape[1])
     if path.exists():
         index.load_index(str(path), max_elements=len(data))
-        return index, 0.0
+        return index, remember_build(path)
     started = time.perf_counter()
     index.init_index(max_elements=len(data), M=m, ef_construction=ef_construction)
     index.add_items(data, np.arange(len(data)))
-    build = time.perf_counter() - started
+    build = remember_build(path, time.perf_counter() - started)
     index.save_index(str(path))
     return index, build
 
@@ -233,7 +246,7 @@ def bench_hnswlib(size: str, data: np.ndarray, queries: np.ndarray, truth: np.nd
             index.set_ef(ef)
             found, lat = timed_queries(lambda q, ix=index: ix.knn_query(q, k=K, num_threads=1)[0][0].tolist(), queries)
             rows.append(row(size, "hnswlib", f"M={m} efC={ef_construction} ef={ef}", build, memory, lat,
-                            recall(found, truth), "" if build else "build cached"))
+                            recall(found, truth)))
         del index
         gc.collect()
     return rows
@@ -247,12 +260,12 @@ def app_index(data: np.ndarray, cache: Path) -> tuple[Path, float]:
     params = APP_PARAMS
     path = cache / f"app-{len(data)}-{data.shape[1]}-{params['m']}-{params['ef_construction']}.index"
     if path.exists():
-        return path, 0.0
+        return path, remember_build(path)
     started = time.perf_counter()
     index = VectorIndex(data.shape[1], capacity=len(data))  # the app's own parameters
     for start in range(0, len(data), 50_000):
         index.add(np.arange(start, min(start + 50_000, len(data))), data[start : start + 50_000])
-    build = time.perf_counter() - started
+    build = remember_build(path, time.perf_counter() - started)
     index.save(path)
     return path, build
 
@@ -267,7 +280,7 @@ def bench_app(size: str, data: np.ndarray, queries: np.ndarray, truth: np.ndarra
     index = VectorIndex.load(path, data.shape[1], ef_search=APP_PARAMS["ef_search"])
     loaded = time.perf_counter() - started
     memory = rss_mb() - before
-    note = f"load {loaded:.2f} s, file {path.stat().st_size / 2**20:.0f} MB" + ("" if build else ", build cached")
+    note = f"load {loaded:.2f} s, file {path.stat().st_size / 2**20:.0f} MB"
     rows = []
     for ef in efs:
         index.set_ef(ef)

@@ -18,7 +18,7 @@ from conftest import INSULATORS, NEU_CLASSES, neu_sample, require
 from PIL import Image
 
 from inspector_search.core.archive import Archive, evaluate_folder
-from inspector_search.core.duplicates import UnionFind, duplicate_groups
+from inspector_search.core.duplicates import CALIBRATED_FOR_DIM, UnionFind, duplicate_groups
 from inspector_search.core.errors import MetadataError, QueryError
 from inspector_search.core.evaluation import (
     average_precision,
@@ -31,6 +31,7 @@ from inspector_search.core.extractor import FeatureExtractor, default_model_mani
 from inspector_search.core.imaging import open_image, preprocess
 from inspector_search.core.query_expansion import DEFAULT_NEIGHBOURS
 from inspector_search.core.vector_index import VectorIndex
+from inspector_search.core.vector_store import ProjectionPolicy
 
 
 # -- metrics on hand-made rankings ----------------------------------------------------------------------
@@ -233,3 +234,9 @@ def test_duplicates_finds_planted_resaved_and_resized_copies(tmp_path: Path) -> 
             archive.duplicates(0.0)
     out = json.loads(run_cli("duplicates", "--json", archive=tmp_path / "archive").stdout)
     assert [len(g["photos"]) for g in out["groups"]] == [3]
+
+
+def test_duplicate_threshold_was_calibrated_for_the_projection_in_use() -> None:
+    # Fewer PCA dimensions make different photos look more alike: re-run benchmarks/quality.py and
+    # recalibrate duplicates.DEFAULT_THRESHOLD (docs/quality.md) when ProjectionPolicy.dim changes.
+    assert ProjectionPolicy().dim == CALIBRATED_FOR_DIM

@@ -561,3 +561,16 @@ def test_exact_scan_orders_near_ties_exactly(rng: np.random.Generator) -> None:
     expected = brute_force(data, allowed, base, 10)
     assert [i for i, _ in pairs] == [i for i, _ in expected]
     np.testing.assert_allclose([s for _, s in pairs], [s for _, s in expected], atol=1e-6)
+
+
+def test_exact_scan_widens_its_shortlist_for_a_crowd_of_near_duplicates(rng: np.random.Generator) -> None:
+    """80 near-duplicates all within the copy's error of each other: more than the 42 first kept."""
+    base = unit(rng, 1)[0]
+    crowd = base + 1e-2 * rng.standard_normal((80, DIM)).astype(np.float32)
+    data = np.concatenate([crowd / np.linalg.norm(crowd, axis=1, keepdims=True), unit(rng, 1920)])
+    index = VectorIndex(DIM)
+    index.add(np.arange(2000), data)
+    allowed = np.arange(0, 90)  # 4.5 %: the exact scan
+    pairs = index.query(base, k=10, allowed=allowed)[0]
+    expected = brute_force(data, allowed, base, 10)
+    assert [i for i, _ in pairs] == [i for i, _ in expected]

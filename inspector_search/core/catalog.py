@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -31,6 +33,7 @@ QUICK_CHECK_MAX_BYTES = 256 * 1024 * 1024
 """Catalogs up to this size get SQLite's ``quick_check`` at every open (it reads the whole file: ~0.4 s
 per 256 MB from the page cache); bigger ones (256 MB is ~55k photos) only the O(1) truncation check,
 because at 1M photos (4.5 GB) quick_check made opening take 4 s warm and 100 s cold."""
+_OPEN_RETRY_SECONDS = 30.0  # as long as busy_timeout: the other instance finishes well before
 FEATURE_DTYPE = np.float16  # stored features: half the size of float32, PCA/index rebuilt from these
 
 _SCHEMA_V1 = """
@@ -155,6 +158,20 @@ class Catalog:
 
     # -- opening and migrations ----------------------------------------------------------------
     def _open_and_migrate(self) -> None:
+        """Inspect, create or migrate the file. SQLite answers "database is locked" at once, without
+        waiting, when two processes creating the same file at the same moment both try to switch it to
+        WAL; the open is then simply tried again (another app instance is doing the same work)."""
+        deadline = time.monotonic() + _OPEN_RETRY_SECONDS
+        while True:
+            try:
+                return self._open_and_migrate_once()
+            except CatalogError as exc:
+                locked = isinstance(exc.__cause__, sqlite3.OperationalError) and "locked" in str(exc.__cause__)
+                if not locked or time.monotonic() > deadline:
+                    raise
+            time.sleep(random.uniform(0.02, 0.2))
+
+    def _open_and_migrate_once(self) -> None:
         refuse_read_only_folder(self.path)
         existed = self.path.exists() and self.path.stat().st_size > 0
         version = 0

@@ -65,18 +65,24 @@ Neighbours = list[list[tuple[int, float]]]
 
 DEFAULT_EXACT_THRESHOLD = 50_000
 """Filtered queries with at most this many allowed live ids (and too few for the post-filter) are
-answered by an exact scan: 50,000 narrowed 128-d vectors take ~4 ms (benchmarks/search.py)."""
+answered by an exact scan, which costs ~0.1-0.3 us per 128-d vector (10,000 of a million in 1-3 ms,
+benchmarks/search.py); a filter that keeps more but under 5 % goes to hnswlib's filter, whose Python
+callback is slower still at such shares."""
 POST_FILTER_MIN_FRACTION = 0.05
 """Filters letting at least this fraction of the live ids through are applied after an unfiltered
 search for 3 k / fraction neighbours (300 for k = 10 at 10 %, 600 at 5 %)."""
 
 _EXACT_CHUNK = 65_536  # vectors scored per step of the exact scan (bounds temporary memory)
-_RESCORE_MARGIN = 32  # the exact scan rescores its best k + this many candidates with float32 vectors
+_RESCORE_MARGIN = 32  # the exact scan keeps its best k + this many candidates to rescore the contenders
 _RETRIES = 3  # hnswlib searches with a 4x larger ef before falling back to exact search
 _RADIUS_START_K = 16
 _FILTER_EF_REFERENCE = 0.4  # below this allowed fraction, the filtered search gets a larger ef ...
 _FILTER_EF_MAX_BOOST = 4.0  # ... by sqrt(0.4 / fraction), at most 4x
-_POST_FILTER_OVERSAMPLE = 3.0  # the post-filter fetches enough neighbours that 3 x k pass, on average
+_POST_FILTER_OVERSAMPLE = 3.0  # the post-filter fetches enough neighbours that 3 x k pass, on average ...
+# ... at ef = that many, or 1.5 x that from 300k vectors on, where hnswlib's deep neighbours get less
+# accurate: 10 % allowed, recall@10 0.997 at 100k with ef = fetch; at 1M 0.964-0.977, 0.981-0.989 with 1.5x.
+_POST_FILTER_EF = 1.5
+_POST_FILTER_DEEP_FROM = 300_000
 
 
 class VectorIndex:
@@ -283,13 +289,14 @@ class VectorIndex:
         """An unfiltered hnswlib search for enough neighbours that ~3k pass, then the filter in numpy.
 
         ``allowed`` is sorted and unique (its ids need not be live). Answers what an exact filtered
-        search would, as far as the unfiltered neighbours are right (ef = the number fetched: recall@10
-        0.98 at 1M vectors, 10 % allowed); None when some query got fewer than k allowed neighbours
+        search would, as far as the unfiltered neighbours are right (in a big index the deep ones
+        need a larger ef); None when some query got fewer than k allowed neighbours
         (the filter is at odds with that part of the index, or allows fewer than k live ids), so that
         another path answers.
         """
         fetch = min(len(self), math.ceil(_POST_FILTER_OVERSAMPLE * k / share))
-        found = self._knn_arrays(queries, fetch, max(self.ef_search, fetch), None)
+        ef = math.ceil(fetch * (_POST_FILTER_EF if len(self) >= _POST_FILTER_DEEP_FROM else 1.0))
+        found = self._knn_arrays(queries, fetch, max(self.ef_search, ef), None)
         if found is None:
             return None
         labels, sims = found
@@ -328,11 +335,12 @@ class VectorIndex:
             self._index.set_ef(self.ef_search)
         return labels.astype(np.int64), 1.0 - distances
 
-    def _exact(self, queries: np.ndarray, candidates: np.ndarray, k: int) -> Neighbours:
+    def _exact(self, queries: np.ndarray, candidates: np.ndarray, k: int, margin: int = _RESCORE_MARGIN) -> Neighbours:
         """Exact top-k over ``candidates`` (sorted live ids): scan the narrowed copy in chunks, keep
-        the best k + margin per query, and rescore with hnswlib's float32 vectors those that can still
-        make the top k (usually little more than k: fetching vectors from hnswlib is the slow part)."""
-        short = min(candidates.size, k + _RESCORE_MARGIN)
+        the best k + ``margin`` per query, and rescore with hnswlib's float32 vectors those that can
+        still make the top k (usually little more than k: fetching vectors from hnswlib is the slow
+        part). When even the last kept one could (a crowd of near-duplicates), scan again keeping more."""
+        short = min(candidates.size, k + margin)
         best_ids = best_sims = None
         for start in range(0, candidates.size, _EXACT_CHUNK):
             chunk = candidates[start : start + _EXACT_CHUNK]
@@ -344,6 +352,8 @@ class VectorIndex:
             best_sims, best_ids = np.take_along_axis(sims, keep, axis=1), np.take_along_axis(ids, keep, axis=1)
         # Only candidates within twice the narrowing error of the k-th score can still be in the top k.
         contender = best_sims >= best_sims[:, k - 1 : k] - 2 * NARROWING_ERROR
+        if short < candidates.size and contender[:, -1].any():
+            return self._exact(queries, candidates, k, 4 * margin)
         unique = _sorted_unique(best_ids[contender])
         exact = np.asarray(self._index.get_items(unique, return_type="list"), dtype=np.float32).reshape(-1, self.dim)
         stored = exact[np.minimum(np.searchsorted(unique, best_ids), unique.size - 1)]  # (n, short, dim)
