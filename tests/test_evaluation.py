@@ -29,7 +29,7 @@ from inspector_search.core.evaluation import (
 )
 from inspector_search.core.extractor import FeatureExtractor, default_model_manifest
 from inspector_search.core.imaging import open_image, preprocess
-from inspector_search.core.query_expansion import DEFAULT_NEIGHBOURS
+from inspector_search.core.query_expansion import DEFAULT_NEIGHBOURS, refined_first
 from inspector_search.core.vector_index import VectorIndex
 from inspector_search.core.vector_store import ProjectionPolicy
 
@@ -87,6 +87,20 @@ def test_query_expansion_keeps_the_nearest_first_and_can_only_reorder_the_rest()
     assert expanded.mean_average_precision > plain.mean_average_precision  # clusters: expansion helps
 
 
+def test_the_first_place_goes_to_the_match_whose_full_features_are_nearest() -> None:
+    # Projected, the look-alike A (5 deg) is nearest to both q (0) and B (10); the full features
+    # (q 0, A 50, B 3 deg) say q and B are the same picture, so each is put first for the other.
+    vectors, features, labels = unit([0, 5, 10]), unit([0, 50, 3]), np.array([0, -1, 0])
+    assert leave_one_out(vectors, labels, expansion=2).mean_precision(1) == 0.0
+    assert leave_one_out(vectors, labels, expansion=2, features=features).mean_precision(1) == 1.0
+
+
+def test_refined_first_takes_the_best_turn_of_the_query() -> None:
+    candidates = unit([40, 95, 180])
+    assert refined_first(unit([0]), candidates) == 0
+    assert refined_first(unit([0, 90, 180, 270]), candidates) == 2  # the 180-degree turn matches exactly
+
+
 # -- labels ------------------------------------------------------------------------------------------------
 def test_labels_from_class_subfolders_and_groups_file(tmp_path: Path) -> None:
     files = [tmp_path / "a" / "1.jpg", tmp_path / "a" / "deeper" / "2.jpg", tmp_path / "loose.jpg"]
@@ -138,7 +152,7 @@ def test_evaluate_folder_scores_each_photo_once_and_matches_a_recomputation(smal
     assert 0.0 < report.mean_average_precision <= 1.0 and report.precision_at_1 >= 0.5
     plain = evaluate_folder(small_set, expansion=0)
     assert plain.mean_average_precision == pytest.approx(independent_map(small_set, 0), abs=1e-6)
-    assert plain.precision_at_1 == report.precision_at_1  # expansion keeps the nearest photo first
+    assert plain.precision_at_1 == report.precision_at_1  # no PCA under 200 photos: the nearest stays first
     kept = evaluate_folder(small_set, keep_duplicates=True)
     assert (kept.photos, kept.dropped_duplicates) == (19, ())
 

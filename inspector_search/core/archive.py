@@ -34,7 +34,7 @@ from .extractor import FeatureExtractor, default_model_manifest, l2_normalise
 from .ingest import add_photos, read_source
 from .locking import WriterLock
 from .progress import Progress
-from .query_expansion import DEFAULT_NEIGHBOURS, expanded_queries, pinned_ranking
+from .query_expansion import DEFAULT_NEIGHBOURS, expanded_queries, pinned_ranking, refined_first
 from .records import (
     AddReport,
     ArchiveStatus,
@@ -217,11 +217,12 @@ class Archive:
         allowed = None if request.filter.is_empty() else self.catalog.filtered_image_ids(request.filter)
         if allowed is not None and len(allowed) == 0:
             return []
-        vectors = self.store.project(self.embed_query(request))
+        raw = self.embed_query(request)
+        vectors = self.store.project(raw)
         expansion = DEFAULT_NEIGHBOURS if request.expansion is None else max(request.expansion, 0)
         ranked = self._nearest(vectors, max(k, expansion), allowed)
         if expansion and ranked:
-            ranked = self._expanded(vectors, ranked, expansion, k, allowed)
+            ranked = self._expanded(raw, vectors, ranked, expansion, k, allowed)
         return [(i, s) for i, s in ranked if s >= request.min_score][:k]
 
     def _nearest(self, vectors: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
@@ -233,26 +234,28 @@ class Archive:
                     best[image_id] = score
         return sorted(best.items(), key=lambda item: (-item[1], item[0]))
 
-    def _expanded(self, vectors: np.ndarray, plain: list[tuple[int, float]], expansion: int, k: int,
+    def _expanded(self, raw: np.ndarray, vectors: np.ndarray, plain: list[tuple[int, float]], expansion: int, k: int,
                   allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        """Re-rank by query expansion (see :mod:`~inspector_search.core.query_expansion`): the nearest
-        photo stays first, the rest follow the query averaged with its ``expansion`` best ``plain``
-        matches (built from the query turn that matched best, with ``rotations``)."""
-        found = self._stored_vectors([i for i, _ in plain[:expansion]])
-        ids = [i for i, _ in plain[:expansion] if i in found]
+        """Re-rank by query expansion (see :mod:`~inspector_search.core.query_expansion`): first the
+        plain match whose full features are nearest to the query's (``raw``), then the rest by the query
+        averaged with its ``expansion`` best ``plain`` matches (from the turn that matched best, with
+        ``rotations``)."""
+        ids, features = self._stored_features([i for i, _ in plain[:expansion]])
         if not ids:
             return plain
-        neighbours = np.stack([found[i] for i in ids])
+        neighbours = self.store.project(features)
         turn = int(np.argmax(vectors @ neighbours[0]))
         query = expanded_queries(vectors[turn : turn + 1], neighbours[None], (neighbours @ vectors[turn])[None])
-        return pinned_ranking(plain[0], self._nearest(query, k, allowed))
+        first = ids[refined_first(raw, features)]
+        return pinned_ranking((first, dict(plain)[first]), self._nearest(query, k, allowed))
 
-    def _stored_vectors(self, ids: list[int]) -> dict[int, np.ndarray]:
-        """Searchable vectors of the given photos, from their stored features (as the index holds them)."""
+    def _stored_features(self, ids: list[int]) -> tuple[list[int], np.ndarray]:
+        """The stored raw features of the given photos, in the given order (photos without any left out)."""
         found: dict[int, np.ndarray] = {}
         for chunk_ids, features in self.catalog.features(self.extractor.model_id, ids):
-            found.update(zip(chunk_ids.tolist(), self.store.project(features), strict=True))
-        return found
+            found.update(zip(chunk_ids.tolist(), features, strict=True))
+        kept = [i for i in ids if i in found]
+        return kept, np.stack([found[i] for i in kept]) if kept else np.zeros((0, self.extractor.dim), np.float32)
 
     def _hits(self, scored: list[tuple[int, float]]) -> list[SearchHit]:
         rows = self.catalog.photo_rows([i for i, _ in scored])
@@ -319,15 +322,17 @@ class Archive:
         return [_photo(rows[i]) for i in ids if i in rows]
 
     # -- quality: vectors, duplicates ----------------------------------------------------------------
-    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+    def vectors(self, raw: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(image ids, searchable vectors) of every indexed photo: the stored features through the
-        current projection, i.e. what the index holds. For evaluation and duplicate finding."""
+        current projection, i.e. what the index holds, or with ``raw`` the stored features themselves.
+        For evaluation and duplicate finding."""
         self.store.load()
         self.refresh()
-        ids, vectors = [np.zeros(0, dtype=np.int64)], [self.store.project(np.zeros((0, self.extractor.dim)))]
+        convert = (lambda f: f) if raw else self.store.project  # noqa: E731
+        ids, vectors = [np.zeros(0, dtype=np.int64)], [convert(np.zeros((0, self.extractor.dim), np.float32))]
         for chunk_ids, features in self.catalog.features(self.extractor.model_id):
             ids.append(chunk_ids)
-            vectors.append(self.store.project(features))
+            vectors.append(convert(features))
         return np.concatenate(ids), np.concatenate(vectors)
 
     def files_below(self, folder: Path) -> dict[Path, int]:

@@ -32,7 +32,7 @@ import numpy as np
 from .archive import Archive
 from .errors import MetadataError, QueryError
 from .progress import Progress
-from .query_expansion import DEFAULT_ALPHA, DEFAULT_NEIGHBOURS, expanded_queries
+from .query_expansion import DEFAULT_ALPHA, DEFAULT_NEIGHBOURS, expanded_queries, refined_first
 from .records import ClassQuality, EvaluationReport
 
 __all__ = [
@@ -89,15 +89,17 @@ class RankingScores:
 
 
 def leave_one_out(vectors: np.ndarray, labels: np.ndarray, cutoffs: Sequence[int] = PRECISION_CUTOFFS, *,
-                  expansion: int = 0, alpha: float = DEFAULT_ALPHA) -> RankingScores:
+                  expansion: int = 0, alpha: float = DEFAULT_ALPHA,
+                  features: np.ndarray | None = None) -> RankingScores:
     """Rank all other rows for each labelled row by exact cosine similarity and score the ranking.
 
     ``vectors`` are unit rows (N x D); ``labels`` are N integers, ``-1`` for a distractor (never
     relevant, never a query). Rows whose label no other row shares are not scored (no relevant
     answer exists). With ``expansion = K > 0`` the ranking is the archive's: the nearest row
-    first, then the others by similarity to the query expanded with its K nearest rows (see
-    :mod:`~inspector_search.core.query_expansion`). Equal similarities keep row order, so results
-    are deterministic. Similarities are computed in blocks of rows, never N x N at once.
+    first (of the K nearest, the one whose row of ``features``, the raw features before the PCA, is
+    most like the query's; without ``features`` the nearest), then the others by similarity to the
+    query expanded with its K nearest rows (see :mod:`~inspector_search.core.query_expansion`).
+    Equal similarities keep row order, so results are deterministic. Similarities are computed in blocks of rows, never N x N at once.
     """
     vectors = np.asarray(vectors, dtype=np.float32)
     labels = np.asarray(labels, dtype=np.int64)
@@ -112,7 +114,7 @@ def leave_one_out(vectors: np.ndarray, labels: np.ndarray, cutoffs: Sequence[int
         sims = vectors[rows] @ vectors.T
         sims[np.arange(rows.size), rows] = -np.inf  # the query itself sorts last and is dropped
         if expansion > 0:
-            sims = _expanded_similarities(vectors, rows, sims, expansion, alpha)
+            sims = _expanded_similarities(vectors, rows, sims, expansion, alpha, features)
         order = np.argsort(-sims, axis=1, kind="stable")[:, :-1]
         relevant = labels[order] == labels[rows][:, None]
         hits = np.cumsum(relevant, axis=1)
@@ -124,16 +126,20 @@ def leave_one_out(vectors: np.ndarray, labels: np.ndarray, cutoffs: Sequence[int
 
 
 def _expanded_similarities(vectors: np.ndarray, rows: np.ndarray, sims: np.ndarray, expansion: int,
-                           alpha: float) -> np.ndarray:
-    """Similarities to the expanded queries, with the plain nearest row pinned first (+inf) and the
-    query itself still last (-inf)."""
+                           alpha: float, features: np.ndarray | None) -> np.ndarray:
+    """Similarities to the expanded queries, with the first row pinned first (+inf) and the query
+    itself still last (-inf)."""
     count = min(expansion, vectors.shape[0] - 1)
     if count < 1:
         return sims
     nearest = np.argsort(-sims, axis=1, kind="stable")[:, :count]
     queries = expanded_queries(vectors[rows], vectors[nearest], np.take_along_axis(sims, nearest, axis=1), alpha)
     expanded = queries @ vectors.T
-    expanded[np.arange(rows.size), nearest[:, 0]] = np.inf
+    first = nearest[:, 0]
+    if features is not None:
+        first = np.array([near[refined_first(features[row : row + 1], features[near])]
+                          for row, near in zip(rows, nearest, strict=True)])
+    expanded[np.arange(rows.size), first] = np.inf
     expanded[np.arange(rows.size), rows] = -np.inf
     return expanded
 
@@ -227,6 +233,7 @@ def evaluate_archive(archive: Archive, folder: Path, group_labels: dict[Path, st
     names = sorted(set(labels_of.values()))
     number_of = {name: n for n, name in enumerate(names)}
     image_ids, vectors = archive.vectors()
+    features = archive.vectors(raw=True)[1]
     row_of = {int(i): n for n, i in enumerate(image_ids)}
     rows, labels, dropped, seen = [], [], [], set()
     for path in sorted(files):
@@ -240,8 +247,10 @@ def evaluate_archive(archive: Archive, folder: Path, group_labels: dict[Path, st
         rows.append(row_of[image_id])
         labels.append(number_of.get(labels_of.get(path), -1))
     labels_array = np.asarray(labels, dtype=np.int64)
-    scores = leave_one_out(vectors[np.asarray(rows, dtype=np.int64)].reshape(len(rows), -1), labels_array,
-                           expansion=DEFAULT_NEIGHBOURS if expansion is None else expansion)
+    picked = np.asarray(rows, dtype=np.int64)
+    scores = leave_one_out(vectors[picked].reshape(len(rows), -1), labels_array,
+                           expansion=DEFAULT_NEIGHBOURS if expansion is None else expansion,
+                           features=features[picked].reshape(len(rows), -1))
     if scores.queries.size == 0:
         raise QueryError(f"{folder}: no two photos share a label, so there is nothing to evaluate "
                          "(sort photos into class subfolders, or give a groups file)")
