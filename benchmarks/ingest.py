@@ -54,7 +54,6 @@ INSULATORS = ROOT.parent / "shared" / "datasets" / "insulators"
 DEFAULT_CACHE = ROOT / "benchmarks" / "results" / "cache"
 TWELVE_MP = (4000, 3000)
 TARGETS = {"1mp": 100.0, "12mp": 40.0}
-APP_EMBEDDING_THREADS = ingest.embedding_threads
 
 
 @dataclass
@@ -191,11 +190,9 @@ def end_to_end(size: str, sources: list[Path], photos: int, seed: int, workers: 
     new_dir = folder / "new"
     write_copies(sources, seed, seed_dir, f"{size}-seed")
     write_copies(sources, photos, new_dir, f"{size}-new")
-    if threads:  # the add's own ONNX Runtime session (ingest.embedding_threads decides it in the app)
-        ingest.embedding_threads = lambda: threads
-    used_threads = ingest.embedding_threads()
     try:
-        with Archive.open(folder / "archive") as archive:
+        with Archive.open(folder / "archive", threads=threads) as archive:
+            used_threads = archive.extractor.threads
             archive.add([seed_dir], workers=workers)
             process = psutil.Process()
             load = os.getloadavg()[0]
@@ -207,7 +204,6 @@ def end_to_end(size: str, sources: list[Path], photos: int, seed: int, workers: 
         if report.added != photos:
             raise RuntimeError(f"expected {photos} new photos, added {report.added} ({report.skipped[:3]})")
     finally:
-        ingest.embedding_threads = APP_EMBEDDING_THREADS
         shutil.rmtree(folder, ignore_errors=True)
     cores = os.cpu_count() or 1
     return EndToEnd(
@@ -258,7 +254,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=250, help="photos in the archive before the timed add")
     parser.add_argument("--workers", type=int, default=None, help="decoding threads (default: the app's)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="ONNX Runtime threads of the add (default: the app's, ingest.embedding_threads)")
+                        help="ONNX Runtime threads (default: the app's, one per CPU up to 4)")
     parser.add_argument("--sweep", action="store_true", help="also run workers 1-3 x ONNX threads 1-2")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="where the 12 MP photos are kept")
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: system temp)")
@@ -269,7 +265,7 @@ def main() -> int:
     info = machine()
     print(f"machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GB, Python {info['python']}; "
           f"load average now {os.getloadavg()[0]:.1f}")
-    extractor = FeatureExtractor(default_model_manifest(), threads=args.threads or ingest.embedding_threads())
+    extractor = FeatureExtractor(default_model_manifest(), threads=1)  # stage costs: CPU per photo on one thread
     stages, runs = {}, []
     work = Path(tempfile.mkdtemp(prefix="ingest-bench-", dir=args.work))
     try:

@@ -1,5 +1,5 @@
-"""The add pipeline's speed measures keep its results: batches skipped before a refit, the add's own
-ONNX Runtime session, BLAS on one thread. Real photos, the real model, real SQLite files."""
+"""The add pipeline's speed measures keep its results: batches skipped before a refit, BLAS on one
+thread. Real photos, the real model, real SQLite files."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from conftest import plant_folder
 
 from inspector_search.core import ingest
 from inspector_search.core.archive import Archive
-from inspector_search.core.extractor import FeatureExtractor, default_model_manifest
 from inspector_search.core.records import SearchRequest
 from inspector_search.core.vector_store import ProjectionPolicy, VectorStore
 
@@ -58,31 +57,6 @@ def test_add_without_a_refit_indexes_batch_by_batch(tmp_path: Path, monkeypatch:
         status = archive.status()
     assert report.added == 4 and calls == [4]
     assert status.indexed == 18 and status.index_state == "up to date"
-
-
-def test_big_add_embeds_on_its_own_session_with_fewer_threads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    photos = plant_folder(tmp_path / "photos")
-    monkeypatch.setattr(ingest, "OWN_SESSION_FROM", 10)
-    monkeypatch.setattr(ingest, "embedding_threads", lambda: 1)
-    used: list[FeatureExtractor] = []
-    real_embed = FeatureExtractor.embed
-
-    def embed(self: FeatureExtractor, batch: np.ndarray) -> np.ndarray:
-        used.append(self)
-        return real_embed(self, batch)
-
-    monkeypatch.setattr(FeatureExtractor, "embed", embed)
-    with Archive.open(tmp_path / "archive", threads=2) as archive:
-        report = archive.add([photos])
-        search_model = archive.extractor
-    assert report.added == 18 and used and all(model is not search_model for model in used)
-
-
-def test_with_threads_reuses_or_makes_an_extractor() -> None:
-    extractor = FeatureExtractor(default_model_manifest(), threads=2)
-    assert extractor.with_threads(2) is extractor
-    other = extractor.with_threads(1)
-    assert other is not extractor and other.model_id == extractor.model_id and not other.loaded
 
 
 def test_blas_runs_on_one_thread_during_the_batches() -> None:

@@ -99,7 +99,8 @@ def leave_one_out(vectors: np.ndarray, labels: np.ndarray, cutoffs: Sequence[int
     first (of the K nearest, the one whose row of ``features``, the raw features before the PCA, is
     most like the query's; without ``features`` the nearest), then the others by similarity to the
     query expanded with its K nearest rows (see :mod:`~inspector_search.core.query_expansion`).
-    Equal similarities keep row order, so results are deterministic. Similarities are computed in blocks of rows, never N x N at once.
+    Equal similarities keep row order, so results are deterministic. Similarities are computed in
+    blocks of rows, never N x N at once.
     """
     vectors = np.asarray(vectors, dtype=np.float32)
     labels = np.asarray(labels, dtype=np.int64)

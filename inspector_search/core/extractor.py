@@ -292,6 +292,11 @@ class FeatureExtractor:
         return self._manifest
 
     @property
+    def threads(self) -> int:
+        """ONNX Runtime's intra-op threads for this extractor."""
+        return self._threads or min(os.cpu_count() or 1, MAX_DEFAULT_THREADS)
+
+    @property
     def dim(self) -> int:
         """Length of the vectors :meth:`embed` returns."""
         return self._manifest.dim
@@ -310,13 +315,6 @@ class FeatureExtractor:
     def loaded(self) -> bool:
         """Whether the ONNX Runtime session exists yet."""
         return self._session is not None
-
-    def with_threads(self, threads: int) -> FeatureExtractor:
-        """The same model on ``threads`` ONNX Runtime threads: this extractor if it already uses that
-        many, else a new one (its own session, created on first use). The add pipeline embeds on
-        fewer threads than a search does, because its decoding threads need the other cores."""
-        current = self._threads or min(os.cpu_count() or 1, MAX_DEFAULT_THREADS)
-        return self if threads == current else FeatureExtractor(self._manifest, threads=threads)
 
     def load(self) -> None:
         """Verify the model file and create the session now (idempotent, thread-safe).

@@ -35,7 +35,6 @@ from .vector_store import VectorStore
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 32
-OWN_SESSION_FROM = 128  # adds of at least this many files embed with their own session (embedding_threads)
 MAX_READ_BYTES = 512 * 1024 * 1024
 
 
@@ -141,9 +140,8 @@ def add_photos(catalog: Catalog, store: VectorStore, extractor: FeatureExtractor
     target = _SKIP_INDEXING if store.refit_due(len(catalog.live_image_ids(extractor.model_id)) + len(todo)) else store
     cancelled = False
     try:
-        model = extractor.with_threads(embedding_threads()) if len(todo) >= OWN_SESSION_FROM else extractor
         with _single_threaded_blas():
-            _process(catalog, target, model, source, todo, counts, on_error, progress, workers)
+            _process(catalog, target, extractor, source, todo, counts, on_error, progress, workers)
         if not progress.cancelled:
             seen = {str(p) for p in found}
             vanished = [p for p, row in known.items() if not row[3] and p not in seen and not os.path.exists(p)]
@@ -257,16 +255,6 @@ def _single_threaded_blas() -> Iterator[None]:
 def default_workers() -> int:
     """Decoding threads when the caller does not say: one per CPU, at most 4."""
     return min(4, os.cpu_count() or 2)
-
-
-def embedding_threads() -> int:
-    """ONNX Runtime threads while adding photos: half the CPUs (at least one, at most 4).
-
-    Decoding runs beside the model, so the model need not use every core; and one ONNX Runtime
-    thread spends less CPU per image than two (8.6 against 12.3 ms measured on 2 cores), which is
-    what bounds an add on a 2-core laptop (benchmarks/ingest.py, docs/benchmarks.md).
-    """
-    return max(1, min(4, (os.cpu_count() or 2) // 2))
 
 
 def _prepared(catalog: Catalog, model_id: str, todo: list[tuple], spec, min_side: int,
