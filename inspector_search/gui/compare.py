@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QImageReader, QPainter, QPen, QPixmap, QTransform, QWheelEvent
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from inspector_search.core.records import PhotoRecord
 
+from .query_pane import read_image
 from .results import format_date, photo_title
 from .workers import TaskRunner
 
@@ -34,14 +35,9 @@ MIN_ZOOM, MAX_ZOOM = 0.05, 40.0
 
 def load_full_image(path: Path) -> QImage:
     """Decode a photo for comparison (orientation applied, capped size); runs on a worker."""
-    reader = QImageReader(str(path))
-    reader.setAutoTransform(True)
-    size = reader.size()
-    if size.isValid() and max(size.width(), size.height()) > MAX_DECODE_SIDE:
-        reader.setScaledSize(size.scaled(MAX_DECODE_SIDE, MAX_DECODE_SIDE, Qt.AspectRatioMode.KeepAspectRatio))
-    image = reader.read()
-    if image.isNull():
-        raise OSError(f"cannot read {path.name}: {reader.errorString()}")
+    image, reason = read_image(path, MAX_DECODE_SIDE)
+    if image is None:
+        raise OSError(reason)
     return image
 
 

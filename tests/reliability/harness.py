@@ -68,13 +68,7 @@ def neu_photos(count: int, target: Path) -> Path:
     """Copy ``count`` NEU-DET photos (round-robin over the classes, sorted names) into ``target/<class>/``."""
     if not NEU_DET.is_dir():
         pytest.skip(f"dataset folder {NEU_DET} is absent (it lives in ../shared/datasets beside the project)")
-    classes = sorted(p.name for p in NEU_DET.iterdir() if p.is_dir())
-    per_class = {c: sorted((NEU_DET / c).glob("*.jpg")) for c in classes}
-    chosen = [per_class[c][i] for i in range(count // len(classes) + 1) for c in classes][:count]
-    for source in chosen:
-        (target / source.parent.name).mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source, target / source.parent.name / source.name)
-    return target
+    return kill_loop().make_photo_folder(target, count, NEU_DET)
 
 
 def build_archive(folder: Path, photos: Path, layout: str | None = None) -> None:
