@@ -292,7 +292,8 @@ def cmd_history(archive: Archive, args: argparse.Namespace) -> int:
           f"photos: {eq.photo_count}")
     for inspection in history.inspections:
         day = inspection.inspected_on.isoformat() if inspection.inspected_on else "undated"
-        print(f"  {day}  {inspection.inspector or '-'}  ({len(inspection.photos)} photos)")
+        count = len(inspection.photos)
+        print(f"  {day}  {inspection.inspector or '-'}  ({count} photo{'' if count == 1 else 's'})")
         if inspection.notes:
             for line in inspection.notes.splitlines():
                 print(f"      {line}")
