@@ -224,11 +224,11 @@ def _add_json(report: AddReport) -> dict[str, Any]:
 
 
 def _print_add(report: AddReport) -> None:
-    rate = report.added / report.seconds if report.seconds else 0.0
+    rate = f", {report.added / report.seconds:.1f} photos added/s" if report.added and report.seconds else ""
     print(f"scanned {report.scanned} files: {report.added} added, {report.unchanged} unchanged, "
           f"{report.moved} moved, {report.copies} copies, {report.removed} removed, "
           f"{report.updated_metadata} metadata updates, {len(report.skipped)} skipped "
-          f"({report.seconds:.1f} s, {rate:.1f} photos/s)")
+          f"({report.seconds:.1f} s{rate})")
     for item in report.skipped:
         print(f"  skipped {item.path}: {item.reason}")
     for problem in report.metadata_errors:
