@@ -5,8 +5,8 @@ Why leave-one-out over a real archive: users want to know how well search works 
 (and to compare models and settings), and we want the benchmark to measure exactly what the app
 does. So :func:`evaluate_folder` adds the folder to a throw-away archive with the normal ``add``
 pipeline (decoding, model, stored features, PCA fitted by the archive's own policy), then ranks
-every other photo for each labelled photo the way the archive's search does (nearest photo first,
-the rest by query expansion; see :mod:`~inspector_search.core.query_expansion`), but exactly, over
+every other photo for each labelled photo the way the archive's search does (the best match by full
+features first, the rest by query expansion; see :mod:`~inspector_search.core.query_expansion`), but exactly, over
 the archive's projected vectors (the vectors the index holds), so the figure does not depend on
 hnswlib's recall.
 

@@ -63,10 +63,11 @@ def _unit(rows: np.ndarray) -> np.ndarray:
 
 
 def pinned_ranking(nearest: tuple[int, float], expanded: Sequence[tuple[int, float]]) -> list[tuple[int, float]]:
-    """The final ranking: the ``nearest`` photo to the plain query (id, plain similarity) first, then the
-    ``expanded`` ranking (id, similarity to the expanded query, best first) without it.
+    """The final ranking: the ``nearest`` photo (id, similarity to the plain query; chosen by
+    :func:`refined_first`) first, then the ``expanded`` ranking (id, similarity to the expanded query,
+    best first) without it.
 
-    Every score is a cosine similarity and the list stays sorted by score: the nearest photo keeps
+    Every score is a cosine similarity and the list stays sorted by score: the first photo keeps
     its plain similarity (1.0 for the query photo itself) unless an expanded score is higher, in
     which case it takes that one (it still comes first).
     """
