@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from conftest import plant_folder
 
+from inspector_search.core import ingest
 from inspector_search.core.archive import Archive, preview_import
 from inspector_search.core.errors import ArchiveBusyError, InspectorSearchError, MetadataError, QueryError
 from inspector_search.core.locking import WriterLock
@@ -105,6 +106,23 @@ def test_edited_file_is_re_embedded_and_old_content_leaves_the_index(archive: Ar
     assert new_id != old_id
     hits = archive.search(SearchRequest(image=b, top_k=30))
     assert old_id not in {h.photo.image_id for h in hits}
+    status = archive.status()  # the overwritten photo is gone: 17 distinct photos remain, all indexed
+    assert status.photos == status.indexed == 17
+    assert old_id not in archive.vectors()[0]
+
+
+def test_the_same_content_in_two_batches_of_one_add_is_a_copy(archive: Archive, photos: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # Files are hashed ahead of the batches being committed: make every lookup miss, as it does for a
+    # copy hashed while the batch holding its twin is still being embedded.
+    monkeypatch.setattr(ingest, "BATCH_SIZE", 4)
+    monkeypatch.setattr(type(archive.catalog), "image_by_hash", lambda *_args: None)
+    first = sorted(photos.rglob("*.jpg"))[0]
+    (photos / "zz").mkdir()
+    shutil.copyfile(first, photos / "zz" / "copy.jpg")
+    report = archive.add([photos])
+    assert (report.added, report.copies) == (18, 1)
+    assert archive.status().photos == 18
 
 
 def test_bad_files_are_skipped_with_reasons_and_the_rest_indexed(archive: Archive, photos: Path) -> None:

@@ -19,7 +19,7 @@ from PIL import Image
 
 from inspector_search.core.archive import Archive, evaluate_folder
 from inspector_search.core.duplicates import CALIBRATED_FOR_DIM, UnionFind, duplicate_groups
-from inspector_search.core.errors import MetadataError, QueryError
+from inspector_search.core.errors import Cancelled, MetadataError, QueryError
 from inspector_search.core.evaluation import (
     average_precision,
     folder_labels,
@@ -29,6 +29,7 @@ from inspector_search.core.evaluation import (
 )
 from inspector_search.core.extractor import FeatureExtractor, default_model_manifest
 from inspector_search.core.imaging import open_image, preprocess
+from inspector_search.core.progress import Progress
 from inspector_search.core.query_expansion import DEFAULT_NEIGHBOURS, refined_first
 from inspector_search.core.vector_index import VectorIndex
 from inspector_search.core.vector_store import ProjectionPolicy
@@ -169,9 +170,20 @@ def test_evaluate_with_groups_treats_other_photos_as_distractors(small_set: Path
 def test_evaluate_refuses_a_folder_without_shared_labels(tmp_path: Path) -> None:
     with pytest.raises(QueryError, match="not a folder"):
         evaluate_folder(tmp_path / "missing")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "broken.jpg").write_bytes(b"not a photo")
+    with pytest.raises(QueryError, match="no photo in it could be read"):
+        evaluate_folder(tmp_path)
     shutil.copy2(neu_sample(1)[0], tmp_path / "one.jpg")
     with pytest.raises(QueryError, match="no two photos share a label"):
         evaluate_folder(tmp_path)
+
+
+def test_a_cancelled_evaluation_reports_nothing(small_set: Path) -> None:
+    progress = Progress()
+    progress.cancel()
+    with pytest.raises(Cancelled):
+        evaluate_folder(small_set, progress=progress)
 
 
 def run_cli(*args: str, archive: Path) -> subprocess.CompletedProcess[str]:

@@ -12,6 +12,7 @@ import pytest
 
 from inspector_search.core import metadata
 from inspector_search.core.errors import MetadataError
+from inspector_search.core.ingest import PhotoSource
 from inspector_search.core.metadata import (
     KNOWN_COLUMNS,
     Layout,
@@ -386,6 +387,22 @@ def test_lookup_bare_name_fallback_only_when_unique(photos: Path) -> None:
     assert table.lookup(photos / "siteB/v-7/unique.jpg", [photos]).equipment_tag == "UNIQUE"
     assert table.lookup(photos / "siteA/p-101/001.jpg", [photos]) is None  # '001.jpg' is ambiguous
     assert table.lookup_key(photos / "siteB/v-7/unique.jpg", [photos]) == "D:/old/unique.jpg"
+
+
+def test_a_relative_row_with_folders_never_matches_by_name_elsewhere(photos: Path) -> None:
+    table = table_with(photos.parent / "export", ("siteZ/p-101/001.jpg", "WRONG"))
+    assert table.lookup(photos / "siteA/p-101/001.jpg", [photos]) is None
+
+
+def test_a_row_found_by_name_applies_to_one_photo_and_the_rest_is_reported(photos: Path) -> None:
+    first, second = photos / "siteA/p-101/001.jpg", photos / "siteB/v-7/001.jpg"
+    csv = write_csv(photos.parent / "export", '"path","equipment_tag"\n"X:\\old\\001.jpg","P-9"\n')
+    source = PhotoSource([photos], csv, None)
+    assert source.metadata_for(first).equipment_tag == "P-9"
+    assert source.metadata_for(first).equipment_tag == "P-9"  # asked again for the same file: same answer
+    assert source.metadata_for(second) is None
+    problems = source.metadata_problems()
+    assert len(problems) == 1 and "matches 2 photos by file name" in problems[0] and str(first) in problems[0]
 
 
 def test_lookup_prefers_exact_path_over_name(photos: Path) -> None:

@@ -218,11 +218,12 @@ class Archive:
         if allowed is not None and len(allowed) == 0:
             return []
         raw = self.embed_query(request)
-        vectors = self.store.project(raw)
         expansion = DEFAULT_NEIGHBOURS if request.expansion is None else max(request.expansion, 0)
-        ranked = self._nearest(vectors, max(k, expansion), allowed)
-        if expansion and ranked:
-            ranked = self._expanded(raw, vectors, ranked, expansion, k, allowed)
+        with self.store.consistent():  # a refit by an add in another thread waits until this search is done
+            vectors = self.store.project(raw)
+            ranked = self._nearest(vectors, max(k, expansion), allowed)
+            if expansion and ranked:
+                ranked = self._expanded(raw, vectors, ranked, expansion, k, allowed)
         return [(i, s) for i, s in ranked if s >= request.min_score][:k]
 
     def _nearest(self, vectors: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
@@ -326,13 +327,13 @@ class Archive:
         """(image ids, searchable vectors) of every indexed photo: the stored features through the
         current projection, i.e. what the index holds, or with ``raw`` the stored features themselves.
         For evaluation and duplicate finding."""
-        self.store.load()
         self.refresh()
         convert = (lambda f: f) if raw else self.store.project  # noqa: E731
         ids, vectors = [np.zeros(0, dtype=np.int64)], [convert(np.zeros((0, self.extractor.dim), np.float32))]
-        for chunk_ids, features in self.catalog.features(self.extractor.model_id):
-            ids.append(chunk_ids)
-            vectors.append(convert(features))
+        with self.store.consistent():  # every chunk through the same projection
+            for chunk_ids, features in self.catalog.features(self.extractor.model_id):
+                ids.append(chunk_ids)
+                vectors.append(convert(features))
         return np.concatenate(ids), np.concatenate(vectors)
 
     def files_below(self, folder: Path) -> dict[Path, int]:

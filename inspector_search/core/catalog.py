@@ -92,7 +92,7 @@ class Catalog:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []  # and the thread of each
         self._lock = threading.Lock()
         self._open_and_migrate()
 
@@ -114,7 +114,8 @@ class Catalog:
             self._configure(conn)
             self._local.conn = conn
             with self._lock:
-                self._connections.append(conn)
+                self._close_orphans()
+                self._connections.append((threading.current_thread(), conn))
         return conn
 
     def _configure(self, conn: sqlite3.Connection) -> None:
@@ -125,11 +126,23 @@ class Catalog:
     def close(self) -> None:
         """Close every connection this catalog opened (from any thread)."""
         with self._lock:
-            for conn in self._connections:
+            for _thread, conn in self._connections:
                 with contextlib.suppress(sqlite3.Error):
                     conn.close()
             self._connections.clear()
         self._local = threading.local()
+
+    def _close_orphans(self) -> None:
+        """Close the connections of threads that have ended (decoding pools, GUI workers that expired),
+        which would otherwise stay open until :meth:`close`. Called with ``_lock`` held."""
+        alive = []
+        for thread, conn in self._connections:
+            if thread.is_alive():
+                alive.append((thread, conn))
+            else:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.close()
+        self._connections = alive
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -263,7 +276,9 @@ class Catalog:
                 conn.execute("INSERT INTO meta VALUES ('generation', '0')")
                 conn.execute("INSERT INTO meta VALUES ('created', ?)", (now_iso(),))
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
 
@@ -324,7 +339,7 @@ class Catalog:
                 (equipment_id, day, inspector, notes),
             )
             return int(cur.lastrowid)
-        if notes and notes not in (row[1] or ""):
+        if notes and f"\n{notes}\n" not in f"\n{row[1] or ''}\n":  # each note once, as whole lines
             merged = f"{row[1]}\n{notes}" if row[1] else notes
             conn.execute("UPDATE inspections SET notes = ? WHERE id = ?", (merged, row[0]))
         return int(row[0])

@@ -39,7 +39,9 @@ def refuse_read_only_folder(path: Path) -> None:
 
 def refuse_damaged_wal(path: Path) -> None:
     """Refuse a catalog whose write-ahead log is not a WAL file. SQLite would silently discard it, and
-    with it the last committed changes; both files are left for a person to look at instead."""
+    with it the last committed changes; both files are left for a person to look at instead. A
+    zero-filled header (what a power cut can leave, the WAL not being synced) holds nothing SQLite
+    could recover, so that one is let through."""
     wal = path.with_name(path.name + "-wal")
     for _attempt in range(3):
         try:
@@ -47,7 +49,7 @@ def refuse_damaged_wal(path: Path) -> None:
                 header = handle.read(32)
         except OSError:
             return  # no WAL (the usual case) or unreadable: SQLite reports the latter itself
-        if not header or wal_header_is_valid(header):
+        if not any(header) or wal_header_is_valid(header):  # empty or zero-filled (a power cut): nothing to lose
             return
         time.sleep(0.05)  # another process may be rewriting the header this very moment
     raise CatalogError(wal, "the catalog's write-ahead log is damaged (not an SQLite WAL file); the last saved "

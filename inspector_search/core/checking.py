@@ -271,7 +271,10 @@ def _check_derived(parts: ArchiveParts, findings: _Findings) -> None:
     before = len(store.messages)
     store.reload()
     store.rebuild_index()
-    store.save()
+    try:
+        store.save()
+    except IndexFileError as exc:  # disk full or read-only: rebuilt in memory, not saved
+        findings.unrepairable.append(str(exc))
     del store.messages[before:]  # the rebuild's own notes repeat the problems reported here
     left, summary = _derived_problems(parts)
     findings.repaired.extend(f"{p}: rebuilt from the catalog" for p in problems)

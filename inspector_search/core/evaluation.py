@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .archive import Archive
-from .errors import MetadataError, QueryError
+from .errors import Cancelled, MetadataError, QueryError
 from .progress import Progress
 from .query_expansion import DEFAULT_ALPHA, DEFAULT_NEIGHBOURS, expanded_queries, refined_first
 from .records import ClassQuality, EvaluationReport
@@ -217,6 +217,8 @@ def evaluate_folder(folder: Path | str, *, groups: Path | None = None, model: Pa
     with tempfile.TemporaryDirectory(prefix="inspector-search-eval-") as tmp, \
             Archive.open(Path(tmp) / "archive", model=model, threads=threads) as archive:
         added = archive.add([folder], progress=progress)
+        if added.cancelled:
+            raise Cancelled("evaluation cancelled")
         if progress is not None:
             progress.report(0, 0, "ranking")
         report = evaluate_archive(archive, folder, group_labels, expansion=expansion,
@@ -233,8 +235,8 @@ def evaluate_archive(archive: Archive, folder: Path, group_labels: dict[Path, st
     labels_of = group_labels if group_labels is not None else folder_labels(folder, list(files))
     names = sorted(set(labels_of.values()))
     number_of = {name: n for n, name in enumerate(names)}
-    image_ids, vectors = archive.vectors()
-    features = archive.vectors(raw=True)[1]
+    image_ids, features = archive.vectors(raw=True)
+    vectors = archive.store.project(features)
     row_of = {int(i): n for n, i in enumerate(image_ids)}
     rows, labels, dropped, seen = [], [], [], set()
     for path in sorted(files):
@@ -247,11 +249,12 @@ def evaluate_archive(archive: Archive, folder: Path, group_labels: dict[Path, st
         seen.add(image_id)
         rows.append(row_of[image_id])
         labels.append(number_of.get(labels_of.get(path), -1))
+    if not rows:
+        raise QueryError(f"{folder}: no photo in it could be read, so there is nothing to evaluate")
     labels_array = np.asarray(labels, dtype=np.int64)
     picked = np.asarray(rows, dtype=np.int64)
-    scores = leave_one_out(vectors[picked].reshape(len(rows), -1), labels_array,
-                           expansion=DEFAULT_NEIGHBOURS if expansion is None else expansion,
-                           features=features[picked].reshape(len(rows), -1))
+    scores = leave_one_out(vectors[picked], labels_array, features=features[picked],
+                           expansion=DEFAULT_NEIGHBOURS if expansion is None else expansion)
     if scores.queries.size == 0:
         raise QueryError(f"{folder}: no two photos share a label, so there is nothing to evaluate "
                          "(sort photos into class subfolders, or give a groups file)")

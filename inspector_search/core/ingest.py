@@ -87,7 +87,8 @@ class PhotoSource:
                 raise InspectorSearchError(f"{root}: no such file or folder")
         self.table: MetadataTable | None = read_metadata_csv(Path(metadata)) if metadata else None
         self.layout = Layout(layout) if layout else None
-        self.matched_rows: set[str] = set()
+        self.matched_rows: dict[str, str] = {}  # CSV row key -> the file it applies to
+        self.ambiguous_rows: dict[str, list[str]] = {}  # rows matched by file name by several files
 
     def metadata_for(self, path: Path) -> PhotoMetadata | None:
         """Layout metadata overridden by the CSV row of this file, or ``None`` if neither applies."""
@@ -96,11 +97,13 @@ class PhotoSource:
             root = self._root_of(path)
             if root is not None:
                 found = self.layout.match(path.relative_to(root))
-        if self.table is not None:
-            key = self.table.lookup_key(path, self.roots)
-            row = self.table.rows.get(key) if key is not None else None
-            if row is not None:
-                self.matched_rows.add(key)
+        if self.table is not None and (match := self.table.lookup_match(path, self.roots)) is not None:
+            key, by_name = match
+            first = self.matched_rows.setdefault(key, str(path))
+            if by_name and first != str(path):  # one row, several photos of that name: apply it to none but the first
+                self.ambiguous_rows.setdefault(key, [first]).append(str(path))
+            else:
+                row = self.table.rows[key]
                 found = row if found is None else found.merged(row)
         return None if found is None or found.is_empty() else found
 
@@ -114,10 +117,15 @@ class PhotoSource:
         """Row errors of the CSV, and how many of its rows matched no photo."""
         if self.table is None:
             return []
+        name = self.table.source.name
         problems = [str(e) for e in self.table.errors]
-        unmatched = len(self.table.rows) - len(self.matched_rows)
-        if unmatched > 0:
-            problems.append(f"{self.table.source.name}: {unmatched} row(s) matched no photo in the folders added")
+        for key, paths in self.ambiguous_rows.items():
+            problems.append(f"{name}: the row for {key!r} matches {len(paths)} photos by file name; applied only "
+                            f"to {paths[0]} (give the row its folder)")
+        unmatched = [key for key in self.table.rows if key not in self.matched_rows]
+        if unmatched:
+            shown = ", ".join(repr(k) for k in unmatched[:5]) + (" ..." if len(unmatched) > 5 else "")
+            problems.append(f"{name}: {len(unmatched)} row(s) matched no photo in the folders added: {shown}")
         return problems
 
 
@@ -203,6 +211,7 @@ def _process(catalog: Catalog, store: VectorStore, extractor: FeatureExtractor, 
         done += 1
         if isinstance(result, _Failed):
             on_error(Path(result.path), result.reason)
+            source.metadata_for(Path(result.path))  # its CSV row is not "unmatched": the photo is skipped
         elif isinstance(result, _Known):
             linked.append(result)
         else:
@@ -308,28 +317,37 @@ def _commit(catalog: Catalog, store: VectorStore, extractor: FeatureExtractor, s
         return
     vectors = extractor.embed(np.stack([d.pixels for d in decoded])) if decoded else None
     new_ids: list[int] = []
+    new_rows: list[int] = []  # the row of ``vectors`` of each new id
     revived: list[int] = []
     replaced: list[int] = []
+    linked = list(linked)
     with catalog.transaction() as conn:
-        for item in decoded:
-            previous = conn.execute("SELECT image_id FROM files WHERE path = ? AND deleted = 0",
-                                    (item.path,)).fetchone()
-            image_id = _insert_photo(catalog, conn, item, extractor.model_id, vectors[len(new_ids)])
-            new_ids.append(image_id)
-            if previous is not None and previous[0] != image_id:  # the file's content was edited
-                replaced.extend(_orphan_if_unused(conn, previous[0]))
-            apply_metadata(catalog, conn, image_id, source.metadata_for(Path(item.path)))
-            if image_id in new_ids[:-1]:  # the same content twice in one batch: a copy, not a second photo
+        for row, item in enumerate(decoded):
+            known = _photo_with_features(conn, item.content_hash, extractor.model_id)
+            if known is not None:  # content first met in an earlier batch of this add: a copy or a move
+                linked.append(_Known(item.path, item.size, item.mtime_ns, known))
+                continue
+            previous = _photo_at(conn, item.path)
+            image_id = _insert_photo(catalog, conn, item, extractor.model_id, vectors[row])
+            if image_id in new_ids:  # the same content twice in one batch: a copy, not a second photo
                 counts.copies += 1
             else:
                 counts.added += 1
+                new_ids.append(image_id)
+                new_rows.append(row)
+            if previous is not None and previous != image_id:  # the file's content was replaced
+                replaced.extend(_orphan_if_unused(conn, previous))
+            apply_metadata(catalog, conn, image_id, source.metadata_for(Path(item.path)))
         for item in linked:
+            previous = _photo_at(conn, item.path)
             revived.extend(_link_known(catalog, conn, item, counts))
+            if previous is not None and previous != item.image_id:  # overwritten with a known photo's bytes
+                replaced.extend(_orphan_if_unused(conn, previous))
             if apply_metadata(catalog, conn, item.image_id, source.metadata_for(Path(item.path))):
                 counts.updated_metadata += 1
         catalog.bump_generation(conn)
     if new_ids:
-        store.add(np.asarray(new_ids), vectors)
+        store.add(np.asarray(new_ids), vectors[new_rows])
     if replaced:
         store.remove(np.asarray(replaced))
     if revived:
@@ -368,6 +386,19 @@ def _link_known(catalog: Catalog, conn: sqlite3.Connection, item: _Known, counts
         counts.unchanged += 1
     catalog.put_file(conn, item.path, item.image_id, item.size, item.mtime_ns)
     return [item.image_id] if was_deleted else []
+
+
+def _photo_with_features(conn: sqlite3.Connection, content_hash: str, model_id: str) -> int | None:
+    """The photo with this content and features for this model, if any (``_link_known`` revives a deleted one)."""
+    row = conn.execute("SELECT i.id FROM images i JOIN features f ON f.image_id = i.id AND f.model_id = ? "
+                       "WHERE i.content_hash = ?", (model_id, content_hash)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _photo_at(conn: sqlite3.Connection, path: str) -> int | None:
+    """The photo a live file at ``path`` held before this batch."""
+    row = conn.execute("SELECT image_id FROM files WHERE path = ? AND deleted = 0", (path,)).fetchone()
+    return None if row is None else int(row[0])
 
 
 def _orphan_if_unused(conn: sqlite3.Connection, image_id: int) -> list[int]:

@@ -176,25 +176,33 @@ class MetadataTable:
 
     def lookup_key(self, file_path: Path, roots: Sequence[Path]) -> str | None:
         """The key in ``rows`` of the row for a photo on disk, or ``None``; lets a caller count which
-        rows were used. CSV ``path`` cells may use ``/`` or ``\\``; they are tried in this order:
+        rows were used. See :meth:`lookup_match` for the order."""
+        match = self.lookup_match(file_path, roots)
+        return None if match is None else match[0]
+
+    def lookup_match(self, file_path: Path, roots: Sequence[Path]) -> tuple[str, bool] | None:
+        """(key in ``rows``, found by file name only) of the row for a photo on disk, or ``None``.
+        CSV ``path`` cells may use ``/`` or ``\\``; they are tried in this order:
 
         1. an absolute path equal to the photo's absolute path;
         2. a path relative to the CSV file's folder (``..`` allowed);
         3. a path relative to one of ``roots`` (the folders being added), in the given order;
-        4. the bare file name, only when no other row in the table has the same file name.
+        4. the file name alone, for rows that give no usable folder (a bare name, or an absolute path
+           from another machine), and only when no other such row has the same file name. A relative
+           row's folders must match: ``A/IMG_0001.JPG`` never applies to ``B/IMG_0001.JPG``.
         """
         index = self._lookup_index()
         file_key = path_key(os.path.abspath(file_path))
         if file_key in self.rows:  # relative keys never equal an absolute one
-            return file_key
+            return file_key, False
         if file_key in index.csv_relative:
-            return index.csv_relative[file_key]
+            return index.csv_relative[file_key], False
         for root in roots:
             prefix = path_key(os.path.abspath(root)).rstrip("/") + "/"
             if file_key.startswith(prefix) and file_key[len(prefix) :] in self.rows:
-                return file_key[len(prefix) :]
+                return file_key[len(prefix) :], False
         candidates = index.by_name.get(posixpath.basename(file_key), [])
-        return candidates[0] if len(candidates) == 1 else None
+        return (candidates[0], True) if len(candidates) == 1 else None
 
     def _lookup_index(self) -> _LookupIndex:
         if self._index is not None and self._index.size == len(self.rows):
@@ -205,7 +213,8 @@ class MetadataTable:
         for key in self.rows:
             if not _is_absolute_key(key):
                 csv_relative[posixpath.normpath(f"{csv_dir}/{key}")] = key
-            by_name.setdefault(posixpath.basename(key), []).append(key)
+            if "/" not in key or _is_absolute_key(key):  # a relative row with folders never matches by name
+                by_name.setdefault(posixpath.basename(key), []).append(key)
         self._index = _LookupIndex(len(self.rows), csv_relative, by_name)
         return self._index
 
@@ -415,13 +424,13 @@ def _parse_row(
         return RowError(line, raw_path, "empty path")
     if key in seen:
         return RowError(line, raw_path, f"duplicate path, first given on line {seen[key]}")
-    seen[key] = line
     when: date | None = None
     if (raw_date := values.pop("inspected_on", None)) is not None:
         parsed = _date_or_reason(raw_date)
         if isinstance(parsed, str):
             return RowError(line, raw_path, f"{parsed} '{raw_date}' in inspected_on")
         when = parsed
+    seen[key] = line  # only accepted rows: a corrected row after a refused one is not a "duplicate"
     return key, PhotoMetadata(**values, inspected_on=when, extra=extra)
 
 

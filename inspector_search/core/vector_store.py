@@ -8,10 +8,11 @@ was killed half-way costs nothing more than the vectors it did not save.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 from .atomic import atomic_write_bytes
 from .catalog import Catalog
 from .errors import IndexFileError
-from .projection import Projection
+from .projection import MAX_FIT_SAMPLES, Projection
 from .vector_index import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class VectorStore:
         self.messages: list[str] = []
         self._lock = threading.RLock()
         self._projection: Projection | None = None
+        self._projection_unsaved = False  # fitted here, written by the next save() (the writer's)
         self._index: VectorIndex | None = None
         self._synced_generation = -1
 
@@ -166,14 +168,14 @@ class VectorStore:
 
     # -- projection fitting --------------------------------------------------------------------------
     def _fit_projection(self, dim: int | None = None) -> Projection:
-        chunks = [f for _ids, f in self.catalog.features(self.model_id)]
+        ids = self.catalog.live_image_ids(self.model_id)
+        if len(ids) > MAX_FIT_SAMPLES:  # read only the rows the fit uses: all of 1M photos would take 10 GB
+            ids = np.sort(np.random.default_rng(0).choice(ids, MAX_FIT_SAMPLES, replace=False))
+        chunks = [f for _ids, f in self.catalog.features(self.model_id, ids.tolist())]
         if not chunks or sum(len(c) for c in chunks) < 3:
             return Projection.identity(self.feature_dim)
         projection = Projection.fit(np.concatenate(chunks), dim=dim or self.policy.dim, power=self.policy.power)
-        try:
-            projection.save(self.folder / PROJECTION_FILE)
-        except OSError as exc:  # disk full or read-only: search on with it; the index will not match it
-            self._note(f"cannot save {PROJECTION_FILE} ({exc.strerror or exc}); it is refitted next time")
+        self._projection_unsaved = True  # a reader must not write it: save() does, under the writer lock
         return projection
 
     def fitted_on(self) -> int:
@@ -200,11 +202,19 @@ class VectorStore:
 
     # -- saving and querying ------------------------------------------------------------------------
     def save(self) -> None:
-        """Write the index and its state file atomically (the writer only). A failing disk (full,
-        read-only) raises IndexFileError: the catalog is intact and the index is rebuilt from it."""
+        """Write a newly fitted projection, then the index and its state file, each atomically (the
+        writer only). A failing disk (full, read-only) raises IndexFileError: the catalog is intact and
+        projection and index are rebuilt from it."""
         with self._lock:
             if self._index is None:
                 return
+            if self._projection_unsaved:
+                try:
+                    self._projection.save(self.folder / PROJECTION_FILE)
+                except OSError as exc:
+                    raise IndexFileError(self.folder / PROJECTION_FILE, f"cannot save the projection "
+                                         f"({exc.strerror or exc}); it is refitted from the catalog") from exc
+                self._projection_unsaved = False
             state = {
                 "format_version": INDEX_FORMAT_VERSION, "model_id": self.model_id,
                 "projection_id": self._projection.projection_id, "dim": self._projection.out_dim,
@@ -222,6 +232,7 @@ class VectorStore:
         --repair``); searches in other threads wait for it and then use the new ones."""
         with self._lock:
             self._projection, self._index, self._synced_generation = None, None, -1
+            self._projection_unsaved = False
             self.load()
 
     def rebuild_index(self) -> None:
@@ -231,10 +242,19 @@ class VectorStore:
             self._index, self._synced_generation = VectorIndex(self._projection.out_dim), -1
             self.sync()
 
+    @contextlib.contextmanager
+    def consistent(self) -> Iterator[None]:
+        """Hold projection and index still (no refit, reload or add in between) for several calls of
+        :meth:`project` and :meth:`query` that must agree, e.g. one search."""
+        with self._lock:
+            self.load()
+            yield
+
     def project(self, features: np.ndarray) -> np.ndarray:
         """Raw features -> searchable vectors with the current projection."""
-        self.load()
-        return self._projection.transform(features)
+        with self._lock:
+            self.load()
+            return self._projection.transform(features)
 
     def query(self, vectors: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[list[tuple[int, float]]]:
         """Nearest photos for each projected query vector: lists of (image id, similarity)."""
