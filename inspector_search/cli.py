@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -71,25 +71,25 @@ def build_parser() -> argparse.ArgumentParser:
                           "site, area, inspected_on, inspector, notes")
     add.add_argument("--layout", metavar="PATTERN",
                      help='take metadata from folder names, e.g. "{site}/{equipment}/{date}"')
-    add.add_argument("--workers", type=int, default=None, help="decoding threads (default: CPU count, max 4)")
+    add.add_argument("--workers", type=_at_least(1), default=None, help="decoding threads (default: CPU count, max 4)")
     add.add_argument("--json", action="store_true", help="print the report as JSON")
 
     search = sub.add_parser("search", help="find archive photos similar to one or more images",
                             description="Search the archive with each image; filters apply during the search.")
     search.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
-    search.add_argument("--top-k", "-k", type=int, default=10, help="results per query (default 10)")
+    search.add_argument("--top-k", "-k", type=_at_least(1), default=10, help="results per query (default 10)")
     search.add_argument("--site", help="only photos of this site")
     search.add_argument("--equipment", metavar="TAG", help="only photos of this equipment")
     search.add_argument("--type", dest="equipment_type", help="only photos of this equipment type")
     search.add_argument("--since", type=_iso_date, metavar="DATE", help="inspected on or after (YYYY-MM-DD)")
     search.add_argument("--until", type=_iso_date, metavar="DATE", help="inspected on or before (YYYY-MM-DD)")
-    search.add_argument("--min-score", type=float, default=0.0, help="drop results below this similarity")
+    search.add_argument("--min-score", type=_similarity, default=0.0, help="drop results below this similarity")
     search.add_argument("--by-equipment", action="store_true", help="rank equipment by their best photo")
     search.add_argument("--rotations", action="store_true",
                         help="also match the query turned by 90, 180 and 270 degrees")
     search.add_argument("--crop", type=_crop_box, metavar="X0,Y0,X1,Y1",
                         help="search with this region of the query (fractions of width and height)")
-    search.add_argument("--expansion", type=int, default=None, metavar="N",
+    search.add_argument("--expansion", type=_at_least(0), default=None, metavar="N",
                         help="re-rank with the query averaged with its N best matches (default 20; 0 = off)")
     search.add_argument("--json", action="store_true", help="one JSON object per query image per line")
 
@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print JSON")
 
     reindex = sub.add_parser("reindex", help="refit PCA on stored features and rebuild the index")
-    reindex.add_argument("--dim", type=int, default=None, help="PCA dimensions (default 128)")
+    reindex.add_argument("--dim", type=_at_least(2), default=None, help="PCA dimensions (default 128)")
 
     check = sub.add_parser("check", help="verify that catalog, index, PCA and photo files agree",
                            description="Verify the archive: catalog integrity, photo files on disk, features, "
@@ -117,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, metavar="FILE", help="write to FILE instead of standard output")
     export.add_argument("--query", type=Path, metavar="IMAGE",
                         help="export the matches of this photo instead of the whole catalog")
-    export.add_argument("--top-k", "-k", type=int, default=20, help="matches exported with --query (default 20)")
+    export.add_argument("--top-k", "-k", type=_at_least(1), default=20,
+                        help="matches exported with --query (default 20)")
 
     evaluate = sub.add_parser(
         "evaluate", help="measure search quality on a labelled folder (leave-one-out mAP, P@1, P@10)",
@@ -127,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("folder", type=Path, metavar="DIR", help="folder of class subfolders (or of photos)")
     evaluate.add_argument("--groups", type=Path, metavar="FILE",
                           help="CSV of path,group rows naming photos of the same object (others are distractors)")
-    evaluate.add_argument("--expansion", type=int, default=None, metavar="N",
+    evaluate.add_argument("--expansion", type=_at_least(0), default=None, metavar="N",
                           help="best matches used for query expansion, as in search (default: the app's; 0 = off)")
     evaluate.add_argument("--keep-duplicates", action="store_true",
                           help="score byte-identical files separately instead of once")
@@ -137,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     duplicates = sub.add_parser("duplicates", help="list groups of near-identical photos in the archive",
                                 description="Groups of photos that are the same picture: re-saved, resized, "
                                             "recompressed or re-shot from the same spot (not merely alike).")
-    duplicates.add_argument("--threshold", type=float, default=None, metavar="T",
+    duplicates.add_argument("--threshold", type=_similarity, default=None, metavar="T",
                             help="similarity from which two photos count as the same picture "
                                  "(default: calibrated, see docs/quality.md)")
     duplicates.add_argument("--json", action="store_true", help="print one JSON object with the groups")
@@ -165,8 +166,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"inspector-search: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print("inspector-search: interrupted; finished batches are kept", file=sys.stderr)
+        kept = "; finished batches are kept" if args.command == "add" else ""
+        print(f"inspector-search: interrupted{kept}", file=sys.stderr)
         return 130
+
+
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``low``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    return parse
+
+
+def _similarity(text: str) -> float:
+    """An argparse type: a cosine similarity, -1 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not -1.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"a similarity is between -1 and 1, got {value}")
+    return value
 
 
 # -- add -------------------------------------------------------------------------------------------

@@ -81,6 +81,11 @@ def test_errors_are_one_line_messages_with_non_zero_exit(tmp_path: Path) -> None
     assert proc.returncode == 1 and "x.jpg" in proc.stderr and "Traceback" not in proc.stderr
     proc = run("search", str(text), "--since", "yesterday", archive=archive, check=False)
     assert proc.returncode == 2 and "not a date" in proc.stderr
+    for args, message in [(("add", str(tmp_path), "--workers", "-3"), "--workers: must be at least 1, got -3"),
+                          (("reindex", "--dim", "0"), "--dim: must be at least 2, got 0"),
+                          (("search", str(text), "--min-score", "2"), "a similarity is between -1 and 1, got 2.0")]:
+        proc = run(*args, archive=archive, check=False)
+        assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_environment_variable_selects_the_archive(tmp_path: Path) -> None:
