@@ -194,8 +194,10 @@ def _unchanged_or_todo(catalog: Catalog, source: PhotoSource, found: list[Path],
             todo.append((path, st.st_size, st.st_mtime_ns))
     if updates:
         with catalog.transaction() as conn:
-            counts.updated_metadata += sum(apply_metadata(catalog, conn, i, m) for i, m in updates)
-            catalog.bump_generation(conn)
+            changed = sum(apply_metadata(catalog, conn, i, m) for i, m in updates)
+            if changed:  # readers resync on a new generation: only when something did change
+                counts.updated_metadata += changed
+                catalog.bump_generation(conn)
     return todo
 
 
