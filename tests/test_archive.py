@@ -138,6 +138,9 @@ def test_bad_files_are_skipped_with_reasons_and_the_rest_indexed(archive: Archiv
     assert set(reasons) == {"empty.jpg", "notes.jpg", "truncated.jpg"}
     assert "empty" in reasons["empty.jpg"]
     assert "not an image" in reasons["notes.jpg"]
+    (bad / "notes.jpg").unlink()  # deleted by the user: no longer listed after the next scan
+    archive.add([photos])
+    assert {s.path.name for s in archive.status().skipped} == {"empty.jpg", "truncated.jpg"}
 
 
 def test_filters_apply_during_search(archive: Archive, photos: Path) -> None:

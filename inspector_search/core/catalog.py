@@ -393,11 +393,6 @@ class Catalog:
         conn.execute("UPDATE images SET deleted = 0 WHERE id = ? AND deleted = 1", (image_id,))
         conn.execute("DELETE FROM skipped WHERE path = ?", (path,))
 
-    def live_file_count(self, image_id: int) -> int:
-        """How many existing files hold this photo."""
-        return self.conn.execute("SELECT COUNT(*) FROM files WHERE image_id = ? AND deleted = 0",
-                                 (image_id,)).fetchone()[0]
-
     def mark_files_deleted(self, conn: sqlite3.Connection, paths: Iterable[str]) -> list[int]:
         """Flag vanished files; returns the ids of photos that now have no file left (flagged too)."""
         orphaned: list[int] = []
@@ -481,8 +476,8 @@ class Catalog:
         """Skipped files as (path, reason, seen_at), by path."""
         return [tuple(r) for r in self.conn.execute("SELECT path, reason, seen_at FROM skipped ORDER BY path")]
 
-    def forget_skipped_under(self, conn: sqlite3.Connection, paths: Iterable[str]) -> None:
-        """Drop skip records of files that are gone or now indexed."""
+    def forget_skipped(self, conn: sqlite3.Connection, paths: Iterable[str]) -> None:
+        """Drop skip records of files that are gone."""
         conn.executemany("DELETE FROM skipped WHERE path = ?", ((p,) for p in paths))
 
     # -- reading for search, history and status --------------------------------------------------

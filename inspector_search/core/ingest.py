@@ -159,7 +159,7 @@ def add_photos(catalog: Catalog, store: VectorStore, extractor: FeatureExtractor
     except BaseException:  # disk full, Ctrl-C...: keep what can be kept, then report the first error
         _save_after_failure(catalog, store, skipped_now, counts)
         raise
-    _record_skipped(catalog, skipped_now, counts)
+    _record_skipped(catalog, skipped_now, counts, source.roots)
     progress.report(len(todo), len(todo), "saving")
     if not cancelled:
         store.maybe_refit()
@@ -431,10 +431,14 @@ def _save_after_failure(catalog: Catalog, store: VectorStore, skipped: dict[str,
             log.warning("could not finish saving after an error: %s", exc)
 
 
-def _record_skipped(catalog: Catalog, skipped: dict[str, str], counts: _Counts) -> None:
-    if not skipped:
+def _record_skipped(catalog: Catalog, skipped: dict[str, str], counts: _Counts, roots: Sequence[Path] = ()) -> None:
+    """Record this add's skipped files, and forget earlier ones under ``roots`` that no longer exist."""
+    gone = [p for p, _reason, _seen in catalog.skipped()
+            if p not in skipped and any(Path(p).is_relative_to(r) for r in roots) and not os.path.exists(p)]
+    if not skipped and not gone:
         return
     with catalog.transaction() as conn:
+        catalog.forget_skipped(conn, gone)
         for path, reason in skipped.items():
             catalog.record_skipped(conn, path, reason)
     seen_at = {p: s for p, _r, s in catalog.skipped()}
