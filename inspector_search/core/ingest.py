@@ -209,7 +209,7 @@ def _process(catalog: Catalog, store: VectorStore, extractor: FeatureExtractor, 
     pending: list[_Decoded] = []
     linked: list[_Known] = []
     done = 0
-    for result in _prepared(catalog, extractor.model_id, todo, spec, min_side, workers, progress):
+    for result in _prepared(catalog, extractor.model_id, todo, spec, min_side, workers):
         done += 1
         if isinstance(result, _Failed):
             on_error(Path(result.path), result.reason)
@@ -269,15 +269,14 @@ def default_workers() -> int:
 
 
 def _prepared(catalog: Catalog, model_id: str, todo: list[tuple], spec, min_side: int,
-              workers: int | None, progress: Progress) -> Iterator[_Known | _Decoded | _Failed]:
+              workers: int | None) -> Iterator[_Known | _Decoded | _Failed]:
     """Results of ``_prepare`` in input order, with at most a few batches decoded ahead."""
     workers = workers or default_workers()
     window = 2 * BATCH_SIZE
     queue: deque[Future] = deque()
-    items = iter(todo)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode") as pool:
         try:
-            for item in items:
+            for item in todo:
                 queue.append(pool.submit(_prepare, catalog, model_id, item, spec, min_side))
                 if len(queue) >= window:
                     yield queue.popleft().result()

@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,7 +128,7 @@ class VectorStore:
         self.messages.append(message)
 
     # -- keeping in step with the catalog ----------------------------------------------------------
-    def sync(self, progress: Callable[[int, int], None] | None = None) -> bool:
+    def sync(self) -> bool:
         """Make the index hold exactly the catalog's live photos with features; True if it changed."""
         with self._lock:
             generation = self.catalog.generation
@@ -140,12 +140,8 @@ class VectorStore:
             extra = np.setdiff1d(have, wanted, assume_unique=True)
             if len(extra):
                 self._index.remove(extra)
-            done = 0
             for ids, features in self.catalog.features(self.model_id, missing.tolist() if len(missing) else []):
                 self._index.add(ids, self._projection.transform(features))
-                done += len(ids)
-                if progress is not None:
-                    progress(done, len(missing))
             self._synced_generation = generation
             return bool(len(missing) or len(extra))
 
