@@ -169,7 +169,10 @@ class SyncedViews(QObject):
 
 
 class CompareDialog(QDialog):
-    """Query on the left, match on the right; wheel zooms both, dragging pans both."""
+    """Query on the left, match on the right; wheel zooms both, dragging pans both.
+
+    The match is decoded on the caller's ``runner``: closing the dialog never waits for it, and a
+    decode finishing after the dialog was deleted is ignored."""
 
     def __init__(
         self,
@@ -177,6 +180,7 @@ class CompareDialog(QDialog):
         region: tuple[float, float, float, float] | None,
         photo: PhotoRecord,
         score: float | None,
+        runner: TaskRunner,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -192,8 +196,11 @@ class CompareDialog(QDialog):
         if region is not None:
             self.query_view.mark_region(region)
         self.match_view.set_message("Loading…")
-        self._runner = TaskRunner(max_threads=1, parent=self)
-        self._runner.submit(lambda _p: load_full_image(photo.path), self._match_loaded, self._match_failed)
+        self._runner = runner
+        self._task = runner.submit(
+            lambda _p: load_full_image(photo.path), self._match_loaded, self._match_failed, name="compare",
+            context=self,
+        )
 
     def _build(self, photo: PhotoRecord, score: float | None) -> None:
         layout = QVBoxLayout(self)
@@ -235,5 +242,5 @@ class CompareDialog(QDialog):
         self.sync.fit()
 
     def done(self, result: int) -> None:
-        self._runner.wait(5000)
+        self._runner.drop(self._task)  # no waiting on the GUI thread; a decode already running is ignored
         super().done(result)

@@ -23,17 +23,13 @@ from PySide6.QtWidgets import (
 
 from inspector_search.core.records import EquipmentHistory, InspectionRecord, PhotoRecord
 
-from .messages import describe_error
+from .messages import describe_error, plural
 from .results import PhotoGridView, ResultItem, ResultsModel, Role, ThumbnailDelegate, format_date
 from .thumbnails import ThumbnailLoader
 from .workers import TaskRunner
 
 PhotoMenuFactory = Callable[[PhotoRecord, QWidget], QMenu]
 STRIP_THUMBNAIL = 128
-
-
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def summary_line(history: EquipmentHistory) -> str:
@@ -95,7 +91,11 @@ class InspectionStrip(QWidget):
 
 
 class HistoryDialog(QDialog):
-    """The history of one equipment tag, loaded from the archive on a worker thread."""
+    """The history of one equipment tag, loaded from the archive on a worker thread.
+
+    The load runs on the caller's ``runner`` (the main window's), never on a pool the dialog owns: closing
+    the dialog must not wait for a worker on the GUI thread. A result arriving after the dialog was
+    deleted is ignored."""
 
     loaded = Signal()
     photoActivated = Signal(object)
@@ -105,6 +105,7 @@ class HistoryDialog(QDialog):
         archive: Any,
         tag: str,
         thumbnails: ThumbnailLoader,
+        runner: TaskRunner,
         menu_factory: PhotoMenuFactory | None = None,
         parent: QWidget | None = None,
     ) -> None:
@@ -134,8 +135,10 @@ class HistoryDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
-        self._runner = TaskRunner(max_threads=1, parent=self)
-        self._runner.submit(lambda _p: archive.history(tag), self._show_history, self._show_error)
+        self._runner = runner
+        self._task = runner.submit(
+            lambda _p: archive.history(tag), self._show_history, self._show_error, name="history", context=self
+        )
 
     def _show_history(self, history: EquipmentHistory) -> None:
         self.history = history
@@ -163,5 +166,8 @@ class HistoryDialog(QDialog):
         return [photo.inspected_on for strip in self.strips for photo in strip.photos()]
 
     def done(self, result: int) -> None:
-        self._runner.wait(5000)
+        # Nothing waits here: a load that has not started is dropped, one that has is ignored when it ends.
+        self._runner.drop(self._task)
+        for strip in self.strips:
+            strip.model.drop_pending_thumbnails()
         super().done(result)

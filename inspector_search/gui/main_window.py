@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from inspector_search import __version__
 from inspector_search.core.errors import ImageError
-from inspector_search.core.records import ArchiveStatus, PhotoRecord, SearchHit, SearchRequest
+from inspector_search.core.records import ArchiveStatus, EquipmentHit, PhotoRecord, SearchHit, SearchRequest
 
 from . import photo_actions
 from .add_dialog import AddPhotosDialog
@@ -46,7 +47,8 @@ from .workers import TaskRunner
 
 DEFAULT_SIZE = (1280, 760)
 DEFAULT_SPLITTER = [300, 640, 340]
-IMAGE_FILTER = "Photos (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.webp *.heic);;All files (*)"
+#: Formats both the core and Qt can decode (no HEIC: neither can).
+IMAGE_FILTER = "Photos (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.webp);;All files (*)"
 
 
 class MainWindow(QMainWindow):
@@ -62,7 +64,6 @@ class MainWindow(QMainWindow):
         self.last_history: HistoryDialog | None = None
         self.last_compare: CompareDialog | None = None
         self._add_dialog: AddPhotosDialog | None = None
-        self._last_seconds = 0.0
         self._runner = TaskRunner(max_threads=2, parent=self)
         self.thumbnails = ThumbnailLoader(archive, parent=self)
         self.searcher = SearchController(archive, self)
@@ -210,7 +211,7 @@ class MainWindow(QMainWindow):
         prefs = self.preferences
         self.filters.top_k.setValue(prefs.get("top_k"))
         self.filters.min_score.setValue(max(prefs.get("min_score"), 0.0))
-        self.results.proxy.set_min_score(self.filters.min_score.value())
+        self.results.set_min_score(self.filters.min_score.value())
         self.filters.rotations.setChecked(prefs.get("rotations"))
         self.group_action.setChecked(prefs.get("group_by_equipment"))
         self.browser_dock.setVisible(prefs.get("show_browser"))
@@ -283,6 +284,11 @@ class MainWindow(QMainWindow):
         self.photos_label.setText(describe_error(error))
 
     # -- searching -----------------------------------------------------------------------------
+    @property
+    def grouped(self) -> bool:
+        """Searching by equipment (one row per equipment with how many of its photos match)."""
+        return self.group_action.isChecked()
+
     def current_request(self) -> SearchRequest | None:
         source = self.query_pane.source
         if source is None:
@@ -291,6 +297,9 @@ class MainWindow(QMainWindow):
             image=source,
             top_k=self.filters.top_k.value(),
             filter=self.filters.search_filter(),
+            # Grouped, the minimum similarity decides which photos an equipment's match count counts,
+            # so the archive applies it; otherwise the proxy only hides rows (no new search).
+            min_score=float(self.filters.min_score.value()) if self.grouped else 0.0,
             crop=self.query_pane.region(),
             rotations=self.filters.rotations.isChecked(),
         )
@@ -301,7 +310,8 @@ class MainWindow(QMainWindow):
             return
         self.results.show_searching()
         self.statusBar().showMessage("Searching…")
-        self.searcher.search(request)
+        self.results.model.drop_pending_thumbnails()  # the results shown are about to be replaced
+        self.searcher.search(request, by_equipment=self.grouped)
         self._update_photo_actions()
 
     def _filters_changed(self) -> None:
@@ -309,19 +319,22 @@ class MainWindow(QMainWindow):
             self.run_search()
 
     def _min_score_changed(self, value: float) -> None:
-        self.results.proxy.set_min_score(value)
+        self.results.set_min_score(value)
+        if self.grouped and self.query_pane.source is not None:
+            self.run_search()
 
     def _grouping_changed(self, _grouped: bool) -> None:
-        if self.searcher.last_request is not None:
-            self._show_results(self.searcher.last_hits, self.searcher.last_request, self._last_seconds)
+        if self.query_pane.source is not None:
+            self.run_search()
 
-    def _show_results(self, hits: list[SearchHit], _request: SearchRequest, seconds: float) -> None:
-        self._last_seconds = seconds
+    def _show_results(
+        self, results: list[SearchHit] | list[EquipmentHit], _request: SearchRequest, seconds: float
+    ) -> None:
         self.statusBar().clearMessage()
-        if self.group_action.isChecked():
-            self.results.show_groups(self.archive.group_by_equipment(hits), seconds)
+        if self.searcher.last_by_equipment:
+            self.results.show_groups(results, seconds)
         else:
-            self.results.show_hits(hits, seconds)
+            self.results.show_hits(results, seconds)
 
     def _search_failed(self, error: BaseException, _request: SearchRequest) -> None:
         self.statusBar().clearMessage()
@@ -367,7 +380,11 @@ class MainWindow(QMainWindow):
 
     def open_detail(self, index: Any) -> None:
         """Enter or double-click on a match: show it in the detail pane, reopening the pane if collapsed."""
-        self.detail.show_photo(index.data(Role.PHOTO), index.data(Role.SCORE))
+        self.show_detail(index.data(Role.PHOTO), index.data(Role.SCORE))
+
+    def show_detail(self, photo: PhotoRecord, score: float | None = None) -> None:
+        """Make ``photo`` the current photo: the detail pane (reopened if collapsed) and the photo actions."""
+        self.detail.show_photo(photo, score)
         sizes = self.splitter.sizes()
         if sizes[2] == 0:
             sizes[2] = DEFAULT_SPLITTER[2]
@@ -417,12 +434,22 @@ class MainWindow(QMainWindow):
     def show_history(self, tag: str | None) -> HistoryDialog | None:
         if not tag:
             return None
-        dialog = HistoryDialog(self.archive, tag, self.thumbnails, self.photo_menu, self)
-        dialog.photoActivated.connect(lambda photo: self.detail.show_photo(photo))
+        dialog = HistoryDialog(self.archive, tag, self.thumbnails, self._runner, self.photo_menu, self)
+        dialog.photoActivated.connect(lambda photo: self.show_detail(photo, self.results.score_of(photo.image_id)))
         dialog.show()
-        self.last_history = dialog
-        dialog.destroyed.connect(lambda: setattr(self, "last_history", None))
+        self._remember_dialog("last_history", dialog)
         return dialog
+
+    def _remember_dialog(self, name: str, dialog: HistoryDialog | CompareDialog) -> None:
+        """Keep ``dialog`` as the latest of its kind until it is gone, unless a newer one replaced it."""
+        setattr(self, name, dialog)
+        ref = weakref.ref(dialog)
+
+        def forget() -> None:
+            if getattr(self, name) is ref():
+                setattr(self, name, None)
+
+        dialog.destroyed.connect(forget)
 
     def compare_current(self) -> None:
         if self.detail.photo is not None:
@@ -433,10 +460,9 @@ class MainWindow(QMainWindow):
         if image is None:
             self.statusBar().showMessage("Open a query photo first", 5000)
             return None
-        dialog = CompareDialog(image, self.query_pane.region(), photo, score, self)
+        dialog = CompareDialog(image, self.query_pane.region(), photo, score, self._runner, self)
         dialog.show()
-        self.last_compare = dialog
-        dialog.destroyed.connect(lambda: setattr(self, "last_compare", None))
+        self._remember_dialog("last_compare", dialog)
         return dialog
 
     def add_dialog(self) -> AddPhotosDialog:

@@ -1,4 +1,4 @@
-"""Turn the core's typed errors into short sentences for people (the GUI's edge of the error layer)."""
+"""Words for people: the core's typed errors as short sentences (the GUI's edge of the error layer), counts."""
 
 from __future__ import annotations
 
@@ -18,6 +18,11 @@ BUSY_MESSAGE = (
     "Another Inspector Search is adding photos to this archive. "
     "Try again when it has finished; searching keeps working meanwhile."
 )
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 photo``, ``2 photos``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def describe_error(error: BaseException) -> str:

@@ -55,14 +55,43 @@ PREVIEW_MAX_SIDE = 2048
 #: A drag smaller than this fraction of the photo is a click, not a region.
 MIN_REGION = 0.02
 HINT = "Drop a photo here, paste (Ctrl+V) or open (Ctrl+O)"
+WEB_ADDRESS_MESSAGE = "Only photos on this computer can be searched (not web addresses)."
+#: Longest file name or path quoted in full in a message.
+QUOTE_LIMIT = 60
+
+
+def shorten(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """``text``, elided in the middle if it is longer than ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) * 2 // 3
+    return f"{text[:head]}…{text[len(text) - (limit - 1 - head):]}"
+
+
+def path_problem(text: str, error: Exception) -> str:
+    """Why ``text`` cannot even be looked up as a path (too long, unknown home folder, a NUL character…)."""
+    reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    return f"“{shorten(text)}” cannot be used as a photo path ({reason.rstrip('.') or type(error).__name__})."
+
+
+def is_folder(path: Path) -> bool:
+    """``path.is_dir()``, False for a path the system refuses to look up (``read_image`` says why)."""
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def read_image(path: Path, max_side: int = PREVIEW_MAX_SIDE) -> tuple[QImage | None, str]:
     """Decode a photo for display, EXIF orientation applied; ``(None, reason)`` if it cannot be read."""
-    if not path.exists():
-        return None, f"“{path.name}” does not exist."
-    if path.is_dir():
-        return None, f"“{path.name}” is a folder. Drop a photo to search; use Add photos… to index a folder."
+    name = shorten(path.name)
+    try:
+        if not path.exists():
+            return None, f"“{name}” does not exist."
+        if path.is_dir():
+            return None, f"“{name}” is a folder. Drop a photo to search; use Add photos… to index a folder."
+    except (OSError, ValueError) as exc:
+        return None, path_problem(str(path), exc)
     reader = QImageReader(str(path))
     reader.setAutoTransform(True)
     size = reader.size()
@@ -70,7 +99,7 @@ def read_image(path: Path, max_side: int = PREVIEW_MAX_SIDE) -> tuple[QImage | N
         reader.setScaledSize(size.scaled(max_side, max_side, Qt.AspectRatioMode.KeepAspectRatio))
     image = reader.read()
     if image.isNull():
-        return None, f"“{path.name}” cannot be read as a photo ({reader.errorString().rstrip('.')})."
+        return None, f"“{name}” cannot be read as a photo ({reader.errorString().rstrip('.')})."
     return image, ""
 
 
@@ -88,15 +117,23 @@ def _local_paths(mime: QMimeData) -> list[Path]:
     return [Path(url.toLocalFile()) for url in mime.urls() if url.isLocalFile()]
 
 
-def _text_path(mime: QMimeData) -> Path | None:
-    """A path pasted as text (plain or a file:// URL), if the text is one."""
+def _text_query(mime: QMimeData) -> Path | str | None:
+    """A path pasted or dropped as text (plain or a file:// URL): the path, or a message saying why the
+    text cannot be one (a web address, an unknown ``~user``); ``None`` if there is no one-line text."""
     if not mime.hasText():
         return None
     text = mime.text().strip().strip('"')
     if not text or "\n" in text:
         return None
     url = QUrl(text)
-    return Path(url.toLocalFile()) if url.isLocalFile() else Path(text).expanduser()
+    if url.isLocalFile():
+        return Path(url.toLocalFile())
+    if len(url.scheme()) > 1 and url.host():  # http://host/a.jpg (one letter is a Windows drive: C:/…)
+        return WEB_ADDRESS_MESSAGE
+    try:
+        return Path(text).expanduser()
+    except (RuntimeError, ValueError, OSError) as exc:  # ~nosuchuser/…: no such home folder
+        return path_problem(text, exc)
 
 
 class RegionImageView(QWidget):
@@ -351,7 +388,7 @@ class QueryPane(QWidget):
 
     def load_paths(self, paths: list[Path]) -> bool:
         """Several photos dropped at once: search with the first that loads, list all of them."""
-        files = [path for path in paths if not path.is_dir()]
+        files = [path for path in paths if not is_folder(path)]
         if not files:
             return self.load_path(paths[0]) if paths else False
         self.queue_model.set_paths(files if len(files) > 1 else [])
@@ -381,11 +418,14 @@ class QueryPane(QWidget):
             if isinstance(image, QImage):
                 return self.load_image(image)
         if mime.hasUrls():
-            self.show_message("Only photos on this computer can be searched (not web addresses).")
+            self.show_message(WEB_ADDRESS_MESSAGE)
             return False
-        text_path = _text_path(mime)
-        if text_path is not None:
-            return self.load_path(text_path)
+        text_query = _text_query(mime)
+        if isinstance(text_query, Path):
+            return self.load_path(text_query)
+        if text_query is not None:
+            self.show_message(text_query)
+            return False
         self.show_message("There is no photo or photo path to search with. " + HINT + ".")
         return False
 

@@ -106,6 +106,10 @@ class ResultsModel(QAbstractListModel):
     def items(self) -> list[ResultItem]:
         return list(self._items)
 
+    def drop_pending_thumbnails(self) -> int:
+        """Drop the thumbnail loads this model asked for that have not started (what it shows is stale)."""
+        return self._thumbnails.drop_queued(self)
+
     def set_thumbnail_pixels(self, pixels: float) -> None:
         """How many device pixels a thumbnail is painted at (chooses the cache size to load)."""
         size = cache_size_for(pixels)
@@ -128,7 +132,7 @@ class ResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(item)
         if role == Role.THUMBNAIL:
-            return self._thumbnails.pixmap(photo.image_id, self._thumbnail_size)
+            return self._thumbnails.pixmap(photo.image_id, self._thumbnail_size, owner=self)
         if role == Role.THUMBNAIL_FAILED:
             return self._thumbnails.failed(photo.image_id, self._thumbnail_size)
         simple = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QPalette
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from inspector_search.core.records import EquipmentHit, SearchHit
 
 from .icons import icon
+from .messages import plural
 from .query_pane import HINT
 from .results import PhotoGridView, ResultsModel, ResultsProxy, Role, ThumbnailDelegate
 from .thumbnails import ThumbnailLoader
@@ -81,6 +82,9 @@ class ResultsPanel(QWidget):
         self.proxy = ResultsProxy(self)
         self.proxy.setSourceModel(self.model)
         self.grouped = False
+        self._showing = ""  # "hits" or "groups" when the grid shows search results
+        self._seconds = 0.0
+        self._searching = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.stack = QStackedWidget()
@@ -114,17 +118,21 @@ class ResultsPanel(QWidget):
         self.view.setModel(self.proxy)
         self.view.selectionModel().currentChanged.connect(self._current_changed)
         self.proxy.modelReset.connect(self._select_first)
+        self.proxy.rowsInserted.connect(self._update_summary)
+        self.proxy.rowsRemoved.connect(self._update_summary)
         layout.addWidget(self.view, 1)
         self.set_thumbnail_size(thumbnail_size)
         return page
 
     # -- states --------------------------------------------------------------------------------
     def show_empty_archive(self) -> None:
+        self._showing = ""
         self.model.clear()
         self.empty.configure("add", EMPTY_ARCHIVE_TITLE, EMPTY_ARCHIVE_TEXT, "Add photos…")
         self.stack.setCurrentWidget(self.empty)
 
     def show_no_query(self) -> None:
+        self._showing = ""
         self.model.clear()
         self.empty.configure("search", NO_QUERY_TITLE, HINT + ".\nDrag on the photo to search by a region only.")
         self.stack.setCurrentIndex(0)
@@ -134,34 +142,59 @@ class ResultsPanel(QWidget):
 
     def show_searching(self) -> None:
         if self.stack.currentIndex() == 1:
+            self._searching = True
             self.summary.setText("Searching…")
 
     def show_error(self, text: str) -> None:
+        self._showing = ""
+        self._searching = False
         self.model.clear()
         self.stack.setCurrentIndex(1)
         self.summary.setText(text)
 
     def show_hits(self, hits: Sequence[SearchHit], seconds: float) -> None:
         self._set_grouped(False)
-        self.model.set_hits(hits)
-        self.stack.setCurrentIndex(1)
-        count = len(hits)
-        self.summary.setText(
-            f"{count} matching photo{'s' if count != 1 else ''} ({seconds:.2f} s)"
-            if count
-            else "No matching photos. Try fewer filters or a lower minimum similarity."
-        )
+        self._show("hits", seconds, lambda: self.model.set_hits(hits))
 
     def show_groups(self, groups: Sequence[EquipmentHit], seconds: float) -> None:
         self._set_grouped(True)
-        self.model.set_groups(groups)
+        self._show("groups", seconds, lambda: self.model.set_groups(groups))
+
+    def _show(self, what: str, seconds: float, fill: Callable[[], None]) -> None:
+        self._showing, self._seconds, self._searching = what, seconds, False
+        fill()
         self.stack.setCurrentIndex(1)
-        photos = sum(group.match_count for group in groups)
-        self.summary.setText(
-            f"{len(groups)} equipment with {photos} matching photos ({seconds:.2f} s)"
-            if groups
-            else "No matching equipment. Try fewer filters or a lower minimum similarity."
-        )
+        self._update_summary()
+
+    def set_min_score(self, value: float) -> None:
+        """Hide matches less similar than ``value``; the summary counts what is still shown."""
+        self.proxy.set_min_score(value)
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        if self._showing and not self._searching:
+            self.summary.setText(self.summary_text())
+
+    def summary_text(self) -> str:
+        """What the grid shows: matches passing the minimum similarity, and how many it hides."""
+        grouped = self._showing == "groups"
+        total, shown = self.model.rowCount(), self.proxy.rowCount()
+        if total == 0:
+            if grouped:
+                return "No matching equipment. Try fewer filters or a lower minimum similarity."
+            return "No matching photos. Try fewer filters."
+        minimum = self.proxy.min_score
+        if shown == 0:
+            found = f"{total} equipment" if grouped else plural(total, "matching photo")
+            return f"None of the {found} is at least {minimum:.2f} similar. Lower the minimum similarity to see them."
+        if grouped:
+            photos = sum(self.proxy.index(row, 0).data(Role.MATCH_COUNT) or 0 for row in range(shown))
+            text = f"{shown} equipment with {plural(photos, 'matching photo')} ({self._seconds:.2f} s)"
+        else:
+            text = f"{plural(shown, 'matching photo')} ({self._seconds:.2f} s)"
+        if shown < total:
+            text += f" · {total - shown} less similar than {minimum:.2f} hidden"
+        return text
 
     def _set_grouped(self, grouped: bool) -> None:
         if grouped != self.grouped:

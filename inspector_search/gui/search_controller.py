@@ -1,4 +1,8 @@
-"""Runs searches on a worker; a newer search supersedes older ones (their results are dropped)."""
+"""Runs searches on a worker; a newer search supersedes older ones.
+
+A superseded search that has not started is dropped (at most one search waits at any time); one that
+is already running cannot be interrupted, so its results are ignored when they arrive.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,19 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from inspector_search.core.records import SearchHit, SearchRequest
+from inspector_search.core.records import EquipmentHit, SearchHit, SearchRequest
 
 from .workers import TaskRunner
 
+Results = list[SearchHit] | list[EquipmentHit]
+
 
 class SearchController(QObject):
-    """``search(request)`` returns at once; ``resultsReady(hits, request, seconds)`` or
-    ``searchFailed(error, request)`` follow on the GUI thread, only for the latest request."""
+    """``search(request)`` returns at once; ``resultsReady(results, request, seconds)`` or
+    ``searchFailed(error, request)`` follow on the GUI thread, only for the latest request.
+
+    ``results`` are :class:`SearchHit` s, or :class:`EquipmentHit` s for a search by equipment
+    (``last_by_equipment`` says which)."""
 
     resultsReady = Signal(object, object, float)
     searchFailed = Signal(object, object)
@@ -23,9 +32,11 @@ class SearchController(QObject):
         super().__init__(parent)
         self._archive = archive
         self._generation = 0
-        self._runner = TaskRunner(max_threads=2, parent=self)
+        # One search at a time: a second thread would only share the CPU with a search already superseded.
+        self._runner = TaskRunner(max_threads=1, parent=self)
         self.last_request: SearchRequest | None = None
-        self.last_hits: list[SearchHit] = []
+        self.last_results: Results = []
+        self.last_by_equipment = False
 
     @property
     def generation(self) -> int:
@@ -35,30 +46,34 @@ class SearchController(QObject):
     def busy(self) -> bool:
         return self._runner.active > 0
 
-    def search(self, request: SearchRequest) -> int:
-        """Start a search; returns its generation number."""
+    def search(self, request: SearchRequest, by_equipment: bool = False) -> int:
+        """Start a search (ranked photos, or equipment with ``by_equipment``); returns its generation.
+        Searches queued before it that have not started yet are dropped."""
+        self._runner.drop_queued()
         self._generation += 1
         generation = self._generation
         archive = self._archive
 
-        def run(_progress: object) -> tuple[list[SearchHit], float]:
+        def run(_progress: object) -> tuple[Results, float]:
             started = time.perf_counter()
-            hits = archive.search(request)
-            return hits, time.perf_counter() - started
+            results = archive.search_by_equipment(request) if by_equipment else archive.search(request)
+            return results, time.perf_counter() - started
 
         self._runner.submit(
             run,
-            lambda result: self._finished(generation, request, result),
+            lambda result: self._finished(generation, request, by_equipment, result),
             lambda error: self._failed(generation, request, error),
+            name="search",
         )
         return generation
 
-    def _finished(self, generation: int, request: SearchRequest, result: tuple[list[SearchHit], float]) -> None:
+    def _finished(self, generation: int, request: SearchRequest, by_equipment: bool,
+                  result: tuple[Results, float]) -> None:
         if generation != self._generation:
             return
-        hits, seconds = result
-        self.last_request, self.last_hits = request, list(hits)
-        self.resultsReady.emit(self.last_hits, request, seconds)
+        results, seconds = result
+        self.last_request, self.last_results, self.last_by_equipment = request, list(results), by_equipment
+        self.resultsReady.emit(self.last_results, request, seconds)
 
     def _failed(self, generation: int, request: SearchRequest, error: BaseException) -> None:
         if generation == self._generation:

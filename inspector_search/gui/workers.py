@@ -4,20 +4,27 @@ A :class:`Task` wraps one function call. It is a ``QObject`` created on the GUI 
 signals, emitted on a pool thread, reach slots on the GUI thread through queued connections.
 The function receives a Qt-free :class:`~inspector_search.core.progress.Progress`: progress it
 reports becomes the ``progress`` signal, and :meth:`Task.cancel` asks the job to stop.
+A task that has not started yet can be dropped (:meth:`TaskRunner.drop`): it never runs and never reports,
+so a superseded request costs nothing.
 """
 
 from __future__ import annotations
 
+import inspect
+import threading
+import weakref
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
 
 from inspector_search.core.progress import Progress, ProgressEvent
 
 
 class Task(QObject):
-    """One function call on a worker thread; exactly one of ``finished``/``failed`` is emitted."""
+    """One function call on a worker thread; exactly one of ``finished``/``failed`` is emitted,
+    unless the task was dropped before it started (then neither is)."""
 
     finished = Signal(object)
     failed = Signal(object)
@@ -28,6 +35,9 @@ class Task(QObject):
         self.setObjectName(name)
         self._fn = fn
         self.channel = Progress(self._report)
+        self._lock = threading.Lock()
+        self._started = False
+        self._dropped = False
 
     def _report(self, event: ProgressEvent) -> None:
         self.progress.emit(event)
@@ -40,8 +50,23 @@ class Task(QObject):
     def cancelled(self) -> bool:
         return self.channel.cancelled
 
+    def drop(self) -> bool:
+        """Make sure the job never runs if it has not started yet; True if it will not run."""
+        with self._lock:
+            if not self._started:
+                self._dropped = True
+            return self._dropped
+
+    @property
+    def dropped(self) -> bool:
+        return self._dropped
+
     def run(self) -> None:
-        """Runs on a pool thread."""
+        """Runs on a pool thread (a dropped task returns at once)."""
+        with self._lock:
+            if self._dropped:
+                return
+            self._started = True
         try:
             result = self._fn(self.channel)
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the GUI thread
@@ -50,14 +75,43 @@ class Task(QObject):
             self.finished.emit(result)
 
 
+def _while_alive(context: QObject, callback: Callable[[Any], None] | None) -> Callable[[Any], None] | None:
+    """``callback``, skipped once ``context`` is gone (a dialog closed and deleted). Neither is kept alive
+    by it: a method of ``context`` is held weakly, like ``context`` itself."""
+    if callback is None:
+        return None
+    context_ref = weakref.ref(context)
+    held: Callable[[], Callable[[Any], None] | None]
+    if inspect.ismethod(callback) and callback.__self__ is context:
+        held = weakref.WeakMethod(callback)
+    else:
+        held = lambda: callback  # noqa: E731 - a plain function or a method of something else: keep it
+
+    def call(value: Any) -> None:
+        alive, fn = context_ref(), held()
+        if alive is not None and fn is not None and shiboken6.isValid(alive):
+            fn(value)
+
+    return call
+
+
 class TaskRunner(QObject):
-    """A private thread pool that keeps its tasks alive until their result reached the GUI thread."""
+    """A private thread pool that keeps its tasks alive until their result reached the GUI thread.
+
+    Its threads never expire: each one keeps whatever per-thread state the core opened (a catalog
+    connection), so the number of such connections is bounded by ``max_threads``.
+    """
 
     def __init__(self, max_threads: int = 2, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(max_threads)
+        self._pool.setExpiryTimeout(-1)
         self._tasks: set[Task] = set()
+
+    @property
+    def pool(self) -> QThreadPool:
+        return self._pool
 
     def submit(
         self,
@@ -66,8 +120,14 @@ class TaskRunner(QObject):
         on_failed: Callable[[BaseException], None] | None = None,
         on_progress: Callable[[ProgressEvent], None] | None = None,
         name: str = "",
+        context: QObject | None = None,
     ) -> Task:
-        """Start ``fn(progress)`` on the pool; callbacks run on the GUI thread."""
+        """Start ``fn(progress)`` on the pool; callbacks run on the GUI thread (with a ``context``,
+        only while that object still exists, so a closed dialog is never called back)."""
+        if context is not None:
+            on_finished = _while_alive(context, on_finished)
+            on_failed = _while_alive(context, on_failed)
+            on_progress = _while_alive(context, on_progress)
         task = Task(fn, name)
         if on_finished is not None:
             task.finished.connect(on_finished)
@@ -89,12 +149,24 @@ class TaskRunner(QObject):
 
     @property
     def active(self) -> int:
-        """Tasks submitted whose result has not reached the GUI thread yet."""
+        """Tasks submitted (and not dropped) whose result has not reached the GUI thread yet."""
         return len(self._tasks)
+
+    def drop(self, task: Task) -> bool:
+        """Drop ``task`` if it has not started: it will never run nor report. True if it was dropped."""
+        if task.drop():
+            self._tasks.discard(task)
+            return True
+        return False
+
+    def drop_queued(self) -> int:
+        """Drop every task that has not started yet; returns how many were dropped."""
+        return sum(self.drop(task) for task in list(self._tasks))
 
     def cancel_all(self) -> None:
         """Drop queued tasks and ask running ones to stop."""
         self._pool.clear()
+        self.drop_queued()
         for task in list(self._tasks):
             task.cancel()
 

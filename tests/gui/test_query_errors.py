@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtGui import QGuiApplication
 
 from inspector_search.core.archive import Archive
-from inspector_search.gui.query_pane import HINT
+from inspector_search.gui.query_pane import HINT, read_image
 from inspector_search.gui.results_panel import EMPTY_ARCHIVE_TITLE
 
 from .conftest import open_window
@@ -57,6 +58,36 @@ def test_web_urls_and_plain_text_are_refused_politely(qtbot, window) -> None:
     assert "no photo" in window.query_pane.message.text().lower()
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("~nosuchuser-inspector/flange.jpg", "cannot be used as a photo path"),  # no such home folder
+        ("a" * 5000 + ".jpg", "cannot be used as a photo path (File name too long)"),
+        ("http://host/a.jpg", "web addresses"),
+    ],
+    ids=["unknown-user", "too-long", "web-address"],
+)
+def test_text_that_is_no_usable_path_says_why(qtbot, window, text: str, expected: str) -> None:
+    QGuiApplication.clipboard().setText(text)
+    window.paste()
+    message = window.query_pane.message
+    assert expected in message.text() and not message.isHidden()
+    assert len(message.text()) < 200  # a long path is elided
+    window.query_pane.show_message("")
+    mime = QMimeData()
+    mime.setText(text)
+    assert drop(window.query_pane, mime)
+    assert expected in message.text()
+    assert window.query_pane.source is None
+
+
+def test_read_image_explains_paths_the_system_refuses() -> None:
+    image, reason = read_image(Path("nul\x00byte.jpg"))
+    assert image is None and reason
+    image, reason = read_image(Path("/tmp") / ("b" * 300 + ".jpg"))
+    assert image is None and "File name too long" in reason and len(reason) < 200
+
+
 def test_the_query_pane_invites_a_drop(window) -> None:
     assert window.query_pane.hint.text() == HINT
     assert window.query_pane.stack.currentWidget() is window.query_pane.hint
@@ -90,3 +121,16 @@ def test_searching_an_empty_archive_says_why(qtbot, empty_archive: Archive, sett
     assert window.results.model.rowCount() == 0
     assert window.results.summary.text()  # "No matching photos…" or the archive's reason
     window.shutdown()
+
+
+def test_the_open_dialog_offers_only_formats_the_app_can_read() -> None:
+    from PySide6.QtGui import QImageReader
+
+    from inspector_search.core.imaging import SUPPORTED_EXTENSIONS
+    from inspector_search.gui.main_window import IMAGE_FILTER
+
+    offered = set(re.findall(r"\*\.(\w+)", IMAGE_FILTER.split(";;")[0]))
+    qt_formats = {bytes(name).decode().lower() for name in QImageReader.supportedImageFormats()}
+    assert offered and "heic" not in offered
+    assert offered <= qt_formats
+    assert {f".{suffix}" for suffix in offered} <= SUPPORTED_EXTENSIONS

@@ -10,7 +10,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
 
 from inspector_search.gui.results import Role
 
-from .conftest import PLANT
+from .conftest import PER_CLASS, PLANT
 from .helpers import drop_files
 
 
@@ -93,17 +93,34 @@ def test_drawing_a_region_with_the_mouse(qtbot, window, query_photo: Path) -> No
 
 
 def test_group_by_equipment_collapses_to_one_row_per_equipment(qtbot, window, query_photo: Path) -> None:
-    items = search_by_drop(qtbot, window, [query_photo])
-    tags = {item.photo.equipment_tag for item in items}
-    window.group_action.setChecked(True)
+    window.filters.top_k.setValue(5)  # fewer than any equipment's photos: grouping the 5 hits would undercount
+    search_by_drop(qtbot, window, [query_photo])
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        window.group_action.setChecked(True)
+    assert window.searcher.last_by_equipment
     groups = window.results.model.items()
-    assert sorted(item.photo.equipment_tag for item in groups) == sorted(tags)
-    assert sum(item.match_count for item in groups) == len(items)
+    assert sorted(item.photo.equipment_tag for item in groups) == sorted(tag for _site, tag in PLANT.values())
+    # Like the CLI's search --by-equipment: every photo of each equipment counts, not just the top 5.
+    assert [item.match_count for item in groups] == [PER_CLASS] * len(PLANT)
     assert groups[0].photo.path == query_photo
     assert window.results.delegate.show_match_count
-    assert "equipment" in window.results.summary.text()
-    window.group_action.setChecked(False)
-    assert len(window.results.model.items()) == len(items)
+    summary = window.results.summary.text()
+    assert f"{len(PLANT)} equipment with {PER_CLASS * len(PLANT)} matching photos" in summary
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        window.group_action.setChecked(False)
+    assert len(window.results.model.items()) == 5
+
+
+def test_grouped_match_counts_follow_the_minimum_similarity(qtbot, window, query_photo: Path) -> None:
+    window.group_action.setChecked(True)
+    search_by_drop(qtbot, window, [query_photo])
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        window.filters.min_score.setValue(0.95)
+    assert window.searcher.last_request.min_score == pytest.approx(0.95)
+    groups = window.results.model.items()
+    assert groups[0].photo.path == query_photo
+    assert all(item.score >= 0.95 for item in groups)
+    assert sum(item.match_count for item in groups) < PER_CLASS * len(PLANT)
 
 
 def test_site_filter_reruns_the_search_in_the_archive(qtbot, window, query_photo: Path) -> None:
@@ -126,6 +143,22 @@ def test_minimum_similarity_hides_rows_in_the_proxy_only(qtbot, window, query_ph
     shown = window.results.proxy.rowCount()
     assert 1 <= shown < len(items)
     assert all(window.results.proxy.index(r, 0).data(Role.SCORE) >= 0.95 for r in range(shown))
+
+
+def test_the_summary_counts_the_matches_shown(qtbot, window, query_photo: Path) -> None:
+    items = search_by_drop(qtbot, window, [query_photo])
+    summary = window.results.summary
+    assert summary.text().startswith(f"{len(items)} matching photos (")
+    window.filters.min_score.setValue(0.95)
+    shown = window.results.proxy.rowCount()
+    assert summary.text().startswith(f"{shown} matching photo{'s' if shown != 1 else ''} (")
+    assert f"{len(items) - shown} less similar than 0.95 hidden" in summary.text()
+    window.results.set_min_score(1.5)  # above any similarity: nothing is left to show
+    assert window.results.proxy.rowCount() == 0
+    assert summary.text().startswith(f"None of the {len(items)} matching photos is at least 1.50 similar.")
+    assert "Lower the minimum similarity" in summary.text()
+    window.filters.min_score.setValue(0.0)
+    assert summary.text().startswith(f"{len(items)} matching photos (")
 
 
 def test_sorting_by_date_puts_newest_inspections_first(qtbot, window, query_photo: Path) -> None:

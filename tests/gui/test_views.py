@@ -10,6 +10,7 @@ from PySide6.QtGui import QImage
 from inspector_search.gui.browser import TAG_ROLE
 from inspector_search.gui.compare import CompareDialog
 from inspector_search.gui.skipped import SkippedDialog
+from inspector_search.gui.workers import TaskRunner
 
 from .conftest import DATES, PER_CLASS, PLANT
 from .helpers import drop_files
@@ -43,6 +44,35 @@ def test_history_of_an_unknown_tag_says_so(qtbot, window) -> None:
     assert "NO-SUCH-TAG" in dialog.summary.text()
     assert dialog.strips == []
     dialog.close()
+
+
+def test_opening_a_photo_from_the_history_enables_the_photo_actions(qtbot, window) -> None:
+    file_actions = [window.open_file_action, window.show_folder_action, window.copy_path_action]
+    assert window.current_photo() is None and not any(action.isEnabled() for action in file_actions)
+    dialog = open_history(qtbot, window, "PU-201")
+    strip = dialog.strips[-1]
+    strip.view.openRequested.emit(strip.model.index(0))
+    photo = strip.photos()[0]
+    assert window.current_photo() == photo
+    assert all(action.isEnabled() for action in file_actions)
+    assert window.history_action.isEnabled()
+    assert not window.compare_action.isEnabled()  # there is no query photo
+    dialog.close()
+
+
+def test_closing_an_older_history_keeps_the_newer_one(qtbot, window) -> None:
+    older = open_history(qtbot, window, "PU-201")
+    newer = open_history(qtbot, window, "FL-101")
+    assert window.last_history is newer
+    gone = []
+    older.destroyed.connect(lambda: gone.append("older"))
+    older.close()
+    qtbot.waitUntil(lambda: gone == ["older"], timeout=10000)
+    assert window.last_history is newer
+    newer.destroyed.connect(lambda: gone.append("newer"))
+    newer.close()
+    qtbot.waitUntil(lambda: gone == ["older", "newer"], timeout=10000)
+    assert window.last_history is None
 
 
 def test_browser_shows_sites_and_equipment_with_counts(qtbot, window) -> None:
@@ -96,7 +126,8 @@ def test_compare_shows_the_query_region(qtbot) -> None:
     from inspector_search.core.records import PhotoRecord
 
     photo = PhotoRecord(image_id=1, path=Path("/nonexistent/photo.jpg"))
-    dialog = CompareDialog(image, (0.5, 0.5, 1.0, 1.0), photo, None)
+    runner = TaskRunner(max_threads=1)
+    dialog = CompareDialog(image, (0.5, 0.5, 1.0, 1.0), photo, None, runner)
     qtbot.addWidget(dialog)
     items = dialog.query_view.scene().items()
     marker = [item for item in items if item.type() == 3]  # QGraphicsRectItem
