@@ -154,7 +154,9 @@ class AddPhotosDialog(QDialog):
         self.last_report: AddReport | None = None
         self.last_preview: ImportPreview | None = None
         self._runner = TaskRunner(max_threads=1, parent=self)
-        self._preview_runner = TaskRunner(max_threads=1, parent=self)
+        # preview_import walks the folders and cannot be stopped, and reads no archive: daemon threads, so
+        # neither closing the app nor (with a second thread) a newer preview waits for a walk hung on a share.
+        self._preview_runner = TaskRunner(max_threads=2, parent=self, daemon=True)
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(PREVIEW_DEBOUNCE_MS)
@@ -310,8 +312,10 @@ class AddPhotosDialog(QDialog):
 
     # -- preview -------------------------------------------------------------------------------
     def refresh_preview(self) -> None:
-        """Ask the core what an add would import (on a worker; a newer request wins)."""
+        """Ask the core what an add would import (on a worker; a newer request wins: one not started yet
+        is dropped, one running is left to finish and its result ignored)."""
         self._preview_timer.stop()
+        self._preview_runner.drop_queued()
         self._preview_generation += 1
         generation = self._preview_generation
         paths = self.folders.paths()
@@ -324,6 +328,8 @@ class AddPhotosDialog(QDialog):
             lambda _p: preview_import(paths, metadata=metadata, layout=layout, limit=PREVIEW_LIMIT),
             lambda preview: self._show_preview(generation, preview),
             lambda error: self._preview_failed(generation, error),
+            name="preview",
+            context=self,
         )
 
     def _show_preview(self, generation: int, preview: ImportPreview | None) -> None:
@@ -441,8 +447,17 @@ class AddPhotosDialog(QDialog):
             widget.setEnabled(not running)
 
     def wait(self, msecs: int = -1) -> bool:
-        """Block until the add and preview workers are idle (shutdown and tests)."""
+        """Block until the add and preview workers are idle (tests)."""
         return self._runner.wait(msecs) and self._preview_runner.wait(msecs)
+
+    def shutdown(self, msecs: int = 60000) -> bool:
+        """Cancel an add and wait for it (it writes to the archive; committed photos are kept). Previews
+        are forgotten, not waited for: they read no archive and a walk of a large share cannot be stopped."""
+        self._preview_timer.stop()
+        self._preview_generation += 1
+        self._preview_runner.cancel_all()
+        self.cancel()
+        return self._runner.wait(msecs)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # Closing hides the dialog; an add in progress carries on (the status bar shows it).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from PySide6.QtCore import QMargins, QRectF, QSize, Qt
 from PySide6.QtGui import QAction, QPainter, QPaintEvent, QPalette, QPixmap
@@ -23,9 +24,11 @@ from inspector_search.core.records import PhotoRecord
 
 from .results import format_date, photo_title
 from .thumbnails import ThumbnailLoader
+from .workers import TaskRunner
 
 PREVIEW_SIZE = 512
 EMPTY_TEXT = "Select a match to see its photo, equipment, inspection and notes."
+CHECKING_TEXT = "checking the file…"
 
 
 def human_size(size: int) -> str:
@@ -37,16 +40,19 @@ def human_size(size: int) -> str:
     return f"{size} bytes"
 
 
-def file_facts(photo: PhotoRecord) -> str:
-    """Pixel size and file size, or a note that the file is missing now."""
-    parts = []
-    if photo.width and photo.height:
-        parts.append(f"{photo.width} × {photo.height} px")
+def file_size_text(path: Path) -> str:
+    """The file's size in words, or a note that it is missing now. Runs on a worker: ``stat()`` of a file
+    on an offline share can hang."""
     try:
-        parts.append(human_size(photo.path.stat().st_size))
-    except OSError:
-        parts.append("file not found")
-    return ", ".join(parts)
+        return human_size(path.stat().st_size)
+    except (OSError, ValueError):
+        return "file not found"
+
+
+def file_facts(photo: PhotoRecord, size_text: str) -> str:
+    """Pixel size (from the archive) and ``size_text`` (from :func:`file_size_text`)."""
+    parts = [f"{photo.width} × {photo.height} px"] if photo.width and photo.height else []
+    return ", ".join([*parts, size_text])
 
 
 class PixmapView(QWidget):
@@ -104,6 +110,9 @@ class DetailPane(QWidget):
         self._thumbnails = thumbnails
         self._photo: PhotoRecord | None = None
         self._score: float | None = None
+        self._facts_generation = 0
+        # stat() reads no archive and may hang on an offline share: daemon threads, never waited for.
+        self._facts_runner = TaskRunner(max_threads=2, parent=self, daemon=True)
         thumbnails.ready.connect(self._thumbnail_ready)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -169,6 +178,8 @@ class DetailPane(QWidget):
     def show_photo(self, photo: PhotoRecord | None, score: float | None = None) -> None:
         """Show a photo's preview and metadata (``None`` shows the empty state)."""
         self._photo, self._score = photo, score
+        self._facts_generation += 1
+        self._facts_runner.drop_queued()
         if photo is None:
             self.stack.setCurrentWidget(self.empty)
             return
@@ -184,7 +195,7 @@ class DetailPane(QWidget):
             "inspector": photo.inspector,
             "notes": photo.notes,
             "taken": photo.taken_at,
-            "file": file_facts(photo),
+            "file": file_facts(photo, CHECKING_TEXT),
             "path": str(photo.path),
         }
         for key, value in values.items():
@@ -194,6 +205,22 @@ class DetailPane(QWidget):
         self.extra.setVisible(bool(extra))
         self.title.setText(f"<b>{photo_title(photo)}</b>")
         self._refresh_preview()
+        self._check_file(photo)
+
+    def _check_file(self, photo: PhotoRecord) -> None:
+        """Fill in the file's size from a worker, unless another photo is shown by then."""
+        generation, path = self._facts_generation, photo.path
+
+        def show(size_text: str) -> None:
+            if generation == self._facts_generation:
+                self._set_field("file", file_facts(photo, size_text))
+
+        self._facts_runner.submit(lambda _progress: file_size_text(path), show, name="file-facts", context=self)
+
+    def shutdown(self) -> None:
+        """Forget file checks on their way (one hung on an offline share is not waited for)."""
+        self._facts_generation += 1
+        self._facts_runner.cancel_all()
 
     def _set_field(self, key: str, value: str | None) -> None:
         label = self.labels[key]

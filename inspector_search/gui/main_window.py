@@ -519,10 +519,12 @@ class MainWindow(QMainWindow):
 
     # -- shutdown ------------------------------------------------------------------------------
     def shutdown(self) -> None:
-        """Stop background work: cancel an add (committed photos are kept) and wait for workers."""
+        """Stop background work: cancel an add (committed photos are kept) and wait for the workers that use
+        the archive; work that does not (decoding a query, checking a file, previewing folders) is dropped."""
         if self._add_dialog is not None:
-            self._add_dialog.cancel()
-            self._add_dialog.wait(60000)
+            self._add_dialog.shutdown()
+        self.query_pane.shutdown()
+        self.detail.shutdown()
         self.searcher.shutdown()
         self.thumbnails.shutdown()
         self._runner.shutdown()

@@ -1,7 +1,13 @@
-"""The query pane: drop, paste or open a photo, see it, and draw a region to search by that part only."""
+"""The query pane: drop, paste or open a photo, see it, and draw a region to search by that part only.
+
+Nothing that reads a file or encodes an image runs on the GUI thread: a dropped or opened photo is
+decoded on a worker (a network share can take seconds) and a pasted image is scaled down and
+PNG-encoded on one. A newer query supersedes a load still on its way.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -9,28 +15,18 @@ from PySide6.QtCore import (
     QBuffer,
     QByteArray,
     QIODevice,
-    QMargins,
     QMimeData,
-    QPointF,
-    QRectF,
-    QSize,
     Qt,
     QUrl,
     Signal,
 )
 from PySide6.QtGui import (
-    QColor,
     QDragEnterEvent,
     QDropEvent,
     QImage,
     QImageReader,
     QKeyEvent,
-    QMouseEvent,
-    QPainter,
-    QPainterPath,
-    QPaintEvent,
     QPalette,
-    QPen,
     QPixmap,
 )
 from PySide6.QtWidgets import (
@@ -38,22 +34,27 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListView,
-    QSizePolicy,
     QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from inspector_search.core.progress import Progress
+
 from .icons import icon
+from .messages import describe_error
 from .path_list import PATH_ROLE, PathListModel
+from .region_view import Box, RegionImageView
+from .workers import Task, TaskRunner
 
-Box = tuple[float, float, float, float]
-
-#: Longest side the query preview is decoded at (JPEGs decode at reduced size, which is fast).
+#: Longest side the query preview is decoded at (JPEGs decode at reduced size, which is fast), and
+#: that a pasted image is scaled to before it is searched (the model's input is 224 pixels).
 PREVIEW_MAX_SIDE = 2048
-#: A drag smaller than this fraction of the photo is a click, not a region.
-MIN_REGION = 0.02
+#: Longest side of the quick (unsmoothed) preview shown while a pasted image is being prepared.
+QUICK_PREVIEW_SIDE = 1024
+LOADING_TEXT = "Loading…"
+PASTED_LABEL = "Pasted image"
 HINT = "Drop a photo here, paste (Ctrl+V) or open (Ctrl+O)"
 WEB_ADDRESS_MESSAGE = "Only photos on this computer can be searched (not web addresses)."
 #: Longest file name or path quoted in full in a message.
@@ -104,13 +105,43 @@ def read_image(path: Path, max_side: int = PREVIEW_MAX_SIDE) -> tuple[QImage | N
 
 
 def encode_png(image: QImage) -> bytes:
-    """The image as PNG bytes (how a pasted image is handed to the search)."""
+    """The image as PNG bytes (how a pasted image is handed to the search); empty if it cannot be encoded."""
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "PNG")
+    saved = image.save(buffer, "PNG")
     buffer.close()
-    return bytes(data.data())
+    return bytes(data.data()) if saved else b""
+
+
+def fit_within(image: QImage, max_side: int, smooth: bool = True) -> QImage:
+    """``image`` scaled down so that its longest side is at most ``max_side`` (unchanged if it fits)."""
+    if max(image.width(), image.height()) <= max_side:
+        return image
+    mode = Qt.TransformationMode.SmoothTransformation if smooth else Qt.TransformationMode.FastTransformation
+    return image.scaled(max_side, max_side, Qt.AspectRatioMode.KeepAspectRatio, mode)
+
+
+def prepare_pasted(image: QImage) -> tuple[QImage, bytes]:
+    """Runs on a worker: a pasted image scaled to at most ``PREVIEW_MAX_SIDE`` and its PNG bytes (a
+    6000 × 4000 paste took 2 s and 72 MB as a full-size PNG; the model looks at 224 pixels)."""
+    scaled = fit_within(image, PREVIEW_MAX_SIDE)
+    return scaled, encode_png(scaled)
+
+
+def decode_first(paths: Sequence[Path], progress: Progress | None = None) -> tuple[list[Path], Path | None,
+                                                                                   QImage | None, str]:
+    """Runs on a worker: the files among ``paths`` (folders left out) and the first of them that decodes,
+    with its image; or, if none does, why the last one tried could not be read. Stops early when cancelled."""
+    files = [path for path in paths if not is_folder(path)]
+    reason = ""
+    for path in files or list(paths[:1]):
+        if progress is not None and progress.cancelled:
+            break
+        image, reason = read_image(path)
+        if image is not None:
+            return files, path, image, ""
+    return files, None, None, reason
 
 
 def _local_paths(mime: QMimeData) -> list[Path]:
@@ -136,148 +167,27 @@ def _text_query(mime: QMimeData) -> Path | str | None:
         return path_problem(text, exc)
 
 
-class RegionImageView(QWidget):
-    """Shows the query photo fitted to the widget; drag with the mouse to select a region, Esc clears it."""
-
-    regionChanged = Signal(object)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._pixmap = QPixmap()
-        self._region: QRectF | None = None
-        self._drag_start: QPointF | None = None
-        self._drag_rect: QRectF | None = None
-        self.setMinimumSize(160, 120)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setCursor(Qt.CursorShape.CrossCursor)
-        self.setToolTip("Drag on the photo to search by that region only; Esc clears the region")
-
-    def set_image(self, image: QImage | None) -> None:
-        self._pixmap = QPixmap.fromImage(image) if image is not None else QPixmap()
-        self._region = None
-        self._drag_rect = None
-        self.update()
-
-    def has_image(self) -> bool:
-        return not self._pixmap.isNull()
-
-    def region(self) -> Box | None:
-        """The selected region as fractions ``(x0, y0, x1, y1)`` of the displayed photo."""
-        r = self._region
-        return None if r is None else (r.left(), r.top(), r.right(), r.bottom())
-
-    def set_region(self, box: Box | None) -> None:
-        new = None if box is None else QRectF(QPointF(box[0], box[1]), QPointF(box[2], box[3])).normalized()
-        if new != self._region:
-            self._region = new
-            self.update()
-            self.regionChanged.emit(self.region())
-
-    def clear_region(self) -> None:
-        self.set_region(None)
-
-    def sizeHint(self) -> QSize:
-        return QSize(280, 220)
-
-    def image_rect(self) -> QRectF:
-        """Where the photo is drawn: fitted to the widget, centred, aspect kept."""
-        if self._pixmap.isNull():
-            return QRectF()
-        area = self.size().shrunkBy(QMargins(4, 4, 4, 4))
-        size = self._pixmap.size().scaled(area, Qt.AspectRatioMode.KeepAspectRatio)
-        rect = QRectF(0, 0, size.width(), size.height())
-        rect.moveCenter(QRectF(self.rect()).center())
-        return rect
-
-    def _to_fraction(self, pos: QPointF) -> QPointF:
-        rect = self.image_rect()
-        x = min(max((pos.x() - rect.left()) / rect.width(), 0.0), 1.0)
-        y = min(max((pos.y() - rect.top()) / rect.height(), 0.0), 1.0)
-        return QPointF(x, y)
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        inside = self.has_image() and self.image_rect().contains(event.position())
-        if event.button() == Qt.MouseButton.LeftButton and inside:
-            self._drag_start = self._to_fraction(event.position())
-            self._drag_rect = QRectF(self._drag_start, self._drag_start)
-            event.accept()
-            return
-        super().mousePressEvent(event)
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        if self._drag_start is not None:
-            self._drag_rect = QRectF(self._drag_start, self._to_fraction(event.position())).normalized()
-            self.update()
-            event.accept()
-            return
-        super().mouseMoveEvent(event)
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        if self._drag_start is None or event.button() != Qt.MouseButton.LeftButton:
-            super().mouseReleaseEvent(event)
-            return
-        rect = QRectF(self._drag_start, self._to_fraction(event.position())).normalized()
-        self._drag_start = None
-        self._drag_rect = None
-        if rect.width() >= MIN_REGION and rect.height() >= MIN_REGION:
-            self.set_region((rect.left(), rect.top(), rect.right(), rect.bottom()))
-        else:
-            self.update()
-        event.accept()
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key.Key_Escape and self._region is not None:
-            self.clear_region()
-            event.accept()
-            return
-        super().keyPressEvent(event)
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        rect = self.image_rect()
-        if rect.isEmpty():
-            return
-        painter.drawPixmap(rect, self._pixmap, QRectF(self._pixmap.rect()))
-        region = self._drag_rect if self._drag_rect is not None else self._region
-        if region is not None:
-            self._paint_region(painter, rect, region)
-
-    def _paint_region(self, painter: QPainter, image_rect: QRectF, region: QRectF) -> None:
-        selected = QRectF(
-            image_rect.left() + region.left() * image_rect.width(),
-            image_rect.top() + region.top() * image_rect.height(),
-            region.width() * image_rect.width(),
-            region.height() * image_rect.height(),
-        )
-        outside = QPainterPath()
-        outside.addRect(image_rect)
-        inner = QPainterPath()
-        inner.addRect(selected)
-        painter.fillPath(outside.subtracted(inner), QColor(0, 0, 0, 110))
-        pen = QPen(self.palette().color(QPalette.ColorRole.Highlight), 2)
-        pen.setCosmetic(True)
-        painter.setPen(pen)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawRect(selected)
-
-
-
 class QueryPane(QWidget):
     """Holds the query photo (a path, or PNG bytes when pasted), the region drawn on it and a drop queue.
 
-    ``queryChanged`` is emitted when a new photo is loaded or the region changes.
+    Loading is asynchronous: ``loadFinished(ok)`` follows each load that was not superseded by a newer
+    one. ``queryChanged`` is emitted when a new photo can be searched or the region changes.
     """
 
     queryChanged = Signal()
+    loadFinished = Signal(bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setAcceptDrops(True)
         self._source: Path | bytes | None = None
         self._image: QImage | None = None
+        self._label = ""
+        self._generation = 0
+        self._load: Task | None = None
+        # Decoding reads no archive, and a photo on an offline share may never finish: nothing waits for it,
+        # and a second thread lets a newer photo load while a superseded one hangs.
+        self._runner = TaskRunner(max_threads=2, parent=self, daemon=True)
         self._build()
 
     def _build(self) -> None:
@@ -353,8 +263,14 @@ class QueryPane(QWidget):
     # -- state ---------------------------------------------------------------------------------
     @property
     def source(self) -> Path | bytes | None:
-        """What to search with: the photo's path, or PNG bytes of a pasted image."""
+        """What to search with: the photo's path, or PNG bytes of a pasted image (``None`` while a pasted
+        image is being prepared)."""
         return self._source
+
+    @property
+    def loading(self) -> bool:
+        """A photo is being decoded, or a pasted image prepared, on a worker."""
+        return self._load is not None
 
     @property
     def image(self) -> QImage | None:
@@ -374,40 +290,32 @@ class QueryPane(QWidget):
 
     # -- loading -------------------------------------------------------------------------------
     def load_path(self, path: Path, keep_queue: bool = False) -> bool:
-        """Use the photo at ``path`` as the query; on failure keep the current one and say why."""
-        if not keep_queue:
-            self.queue_model.set_paths([])
-            self.queue_box.hide()
-        image, reason = read_image(path)
-        if image is None:
-            self.show_message(reason)
-            return False
-        self._set_query(path, image, path.name)
-        self._select_in_queue(path)
-        return True
+        """Start loading the photo at ``path`` as the query; on failure the current one is kept and the
+        message says why. ``keep_queue`` leaves the list of dropped photos as it is."""
+        return self._load_files([path], list_files=not keep_queue)
 
     def load_paths(self, paths: list[Path]) -> bool:
         """Several photos dropped at once: search with the first that loads, list all of them."""
-        files = [path for path in paths if not is_folder(path)]
-        if not files:
-            return self.load_path(paths[0]) if paths else False
-        self.queue_model.set_paths(files if len(files) > 1 else [])
-        self.queue_label.setText(f"{len(files)} photos dropped — click one to search with it:")
-        self.queue_box.setVisible(len(files) > 1)
-        return any(self.load_path(path, keep_queue=True) for path in files)
+        return self._load_files(paths, list_files=True)
 
-    def load_image(self, image: QImage, label: str = "Pasted image") -> bool:
-        """Use an in-memory image (clipboard) as the query; it is searched as PNG bytes."""
+    def load_image(self, image: QImage, label: str = PASTED_LABEL) -> bool:
+        """Use an in-memory image (clipboard) as the query: shown at once, searched as PNG bytes once a
+        worker has scaled and encoded it."""
         if image.isNull():
             self.show_message("The clipboard image is empty.")
             return False
+        generation = self._supersede()
         self.queue_model.set_paths([])
         self.queue_box.hide()
-        self._set_query(encode_png(image), image, label)
+        self._source = None  # nothing to search until the bytes are ready
+        self._show_image(fit_within(image, QUICK_PREVIEW_SIDE, smooth=False), label)
+        self._start(lambda _progress: prepare_pasted(image), generation,
+                    lambda result: self._pasted(generation, label, result), f"{label} — preparing…")
         return True
 
     def load_mime(self, mime: QMimeData) -> bool:
-        """Take a query from dropped or pasted data: file URLs, an image, or a path as text."""
+        """Take a query from dropped or pasted data: file URLs, an image, or a path as text. False if
+        there is nothing to load (the message says why); True if a load started."""
         paths = _local_paths(mime)
         if paths:
             return self.load_paths(paths)
@@ -429,16 +337,105 @@ class QueryPane(QWidget):
         self.show_message("There is no photo or photo path to search with. " + HINT + ".")
         return False
 
-    def _set_query(self, source: Path | bytes, image: QImage, label: str) -> None:
+    def shutdown(self) -> None:
+        """Forget loads on their way (a decode stuck on an offline share is not waited for)."""
+        self._generation += 1
+        self._load = None
+        self._runner.cancel_all()
+
+    def _load_files(self, paths: Sequence[Path], list_files: bool) -> bool:
+        if not paths:
+            return False
+        generation = self._supersede()
+        if list_files:
+            self.queue_model.set_paths([])
+            self.queue_box.hide()
+        paths = list(paths)
+        self._start(lambda progress: decode_first(paths, progress), generation,
+                    lambda result: self._decoded(generation, list_files, result),
+                    f"Loading {shorten(paths[0].name)}…")
+        return True
+
+    def _supersede(self) -> int:
+        """A new load begins: the one on its way (if any) is dropped, or stopped and its result ignored."""
+        self._generation += 1
+        if self._load is not None:
+            self._runner.drop(self._load)
+            self._load.cancel()
         self.show_message("")
-        self._source = source
+        return self._generation
+
+    def _start(self, job: Any, generation: int, on_finished: Any, caption: str) -> None:
+        self._load = self._runner.submit(
+            job, on_finished, lambda error: self._load_failed(generation, error), name="query-load", context=self
+        )
+        self.caption.setText(caption)
+        self.hint.setText(LOADING_TEXT)
+
+    def _done_loading(self, generation: int) -> bool:
+        """True if ``generation`` is the latest load (it is then over); False for a superseded one."""
+        if generation != self._generation:
+            return False
+        self._load = None
+        self.caption.setText(self._label)
+        self.hint.setText(HINT)
+        return True
+
+    def _decoded(self, generation: int, list_files: bool,
+                 result: tuple[list[Path], Path | None, QImage | None, str]) -> None:
+        if not self._done_loading(generation):
+            return
+        files, path, image, reason = result
+        if list_files:
+            self.queue_model.set_paths(files if len(files) > 1 else [])
+            self.queue_label.setText(f"{len(files)} photos dropped — click one to search with it:")
+            self.queue_box.setVisible(len(files) > 1)
+        if path is None or image is None:
+            self._failed(reason)
+            return
+        self._source = path
+        self._show_image(image, path.name)
+        self._select_in_queue(path)
+        self.queryChanged.emit()
+        self.loadFinished.emit(True)
+
+    def _pasted(self, generation: int, label: str, result: tuple[QImage, bytes]) -> None:
+        if not self._done_loading(generation):
+            return
+        image, data = result
+        if not data:
+            self._failed("The pasted image cannot be used (it could not be encoded).")
+            return
+        self._source = data
+        self._show_image(image, label, keep_region=True)
+        self.queryChanged.emit()
+        self.loadFinished.emit(True)
+
+    def _load_failed(self, generation: int, error: BaseException) -> None:
+        if self._done_loading(generation):
+            self._failed(describe_error(error))
+
+    def _failed(self, reason: str) -> None:
+        """The latest load failed: the previous query stays, unless it was a paste still being prepared
+        (it was given up for this load), which leaves no query."""
+        if self._source is None and self._image is not None:
+            self._image = None
+            self._label = ""
+            self.view.set_image(None)
+            self.caption.setText("")
+            self.stack.setCurrentWidget(self.hint)
+            self._update_region_button()
+        self.show_message(reason)
+        self.loadFinished.emit(False)
+
+    def _show_image(self, image: QImage, label: str, keep_region: bool = False) -> None:
         self._image = image
-        self.view.set_image(image)
+        self._label = label
+        self.view.set_image(image, keep_region=keep_region)
         self.caption.setText(label)
-        self.caption.setToolTip(str(source) if isinstance(source, Path) else label)
+        self.caption.setToolTip(str(self._source) if isinstance(self._source, Path) else label)
         self.stack.setCurrentWidget(self.view)
         self._update_region_button()
-        self.queryChanged.emit()
 
     def _select_in_queue(self, path: Path) -> None:
         paths = self.queue_model.paths()

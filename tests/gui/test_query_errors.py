@@ -22,7 +22,9 @@ def test_a_text_file_named_jpg_shows_a_message(qtbot, window, tmp_path: Path) ->
     fake = tmp_path / "flange.jpg"
     fake.write_text("this is not a photo", encoding="utf-8")
     generation = window.searcher.generation
-    assert drop_files(window.query_pane, [fake])
+    with qtbot.waitSignal(window.query_pane.loadFinished, timeout=10000) as loaded:
+        assert drop_files(window.query_pane, [fake])
+    assert loaded.args == [False]
     message = window.query_pane.message
     assert not message.isHidden()
     assert "flange.jpg" in message.text() and "cannot be read" in message.text()
@@ -33,7 +35,8 @@ def test_a_text_file_named_jpg_shows_a_message(qtbot, window, tmp_path: Path) ->
 def test_a_folder_shows_a_message(qtbot, window, tmp_path: Path) -> None:
     folder = tmp_path / "inspections"
     folder.mkdir()
-    assert drop_files(window.query_pane, [folder])
+    with qtbot.waitSignal(window.query_pane.loadFinished, timeout=10000):
+        assert drop_files(window.query_pane, [folder])
     assert "is a folder" in window.query_pane.message.text()
     assert window.query_pane.source is None
 
@@ -42,7 +45,8 @@ def test_a_bad_drop_keeps_the_previous_query(qtbot, window, query_photo: Path, t
     with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
         drop_files(window.query_pane, [query_photo])
     missing = tmp_path / "gone.jpg"
-    assert drop_files(window.query_pane, [missing])
+    with qtbot.waitSignal(window.query_pane.loadFinished, timeout=10000):
+        assert drop_files(window.query_pane, [missing])
     assert "does not exist" in window.query_pane.message.text()
     assert window.query_pane.source == query_photo
     assert window.results.model.rowCount() > 0
@@ -71,13 +75,14 @@ def test_text_that_is_no_usable_path_says_why(qtbot, window, text: str, expected
     QGuiApplication.clipboard().setText(text)
     window.paste()
     message = window.query_pane.message
-    assert expected in message.text() and not message.isHidden()
+    qtbot.waitUntil(lambda: expected in message.text(), timeout=10000)  # a too-long name: when its load fails
+    assert not message.isHidden()
     assert len(message.text()) < 200  # a long path is elided
     window.query_pane.show_message("")
     mime = QMimeData()
     mime.setText(text)
     assert drop(window.query_pane, mime)
-    assert expected in message.text()
+    qtbot.waitUntil(lambda: expected in message.text(), timeout=10000)
     assert window.query_pane.source is None
 
 
@@ -115,7 +120,8 @@ def test_an_empty_archive_invites_adding_photos(qtbot, empty_archive: Archive, s
 
 def test_searching_an_empty_archive_says_why(qtbot, empty_archive: Archive, settings, query_photo: Path) -> None:
     window = open_window(qtbot, empty_archive, settings)
-    window.query_pane.load_path(query_photo)
+    with qtbot.waitSignal(window.query_pane.loadFinished, timeout=10000):
+        window.query_pane.load_path(query_photo)
     qtbot.waitUntil(lambda: not window.searcher.busy, timeout=60000)
     qtbot.wait(50)
     assert window.results.model.rowCount() == 0

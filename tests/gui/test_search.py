@@ -172,7 +172,8 @@ def test_sorting_by_date_puts_newest_inspections_first(qtbot, window, query_phot
 def test_a_newer_search_supersedes_an_older_one(qtbot, window, plant_photos: Path) -> None:
     first = sorted((plant_photos / "site_A" / "PU-201").rglob("*.jpg"))[0]
     second = sorted((plant_photos / "site_B" / "WE-301").rglob("*.jpg"))[0]
-    window.query_pane.load_path(first)
+    with qtbot.waitSignal(window.query_pane.loadFinished, timeout=10000):
+        window.query_pane.load_path(first)  # its search starts
     window.query_pane.load_path(second)
     qtbot.waitUntil(lambda: not window.searcher.busy and window.searcher.last_request is not None, timeout=60000)
     assert window.searcher.last_request.image == second
