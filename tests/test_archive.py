@@ -247,6 +247,17 @@ def test_pca_is_fitted_once_enough_photos_and_index_rebuilt_when_damaged(archive
         assert archive.status().indexed == 18
 
 
+def test_a_reindex_dimension_is_kept_by_later_refits(archive_dir: Path, photos: Path) -> None:
+    with Archive.open(archive_dir, policy=SMALL_PCA) as archive:
+        archive.add([photos])
+        archive.reindex(dim=8)
+        assert archive.status().vector_dim == 8
+        (archive_dir / "projection.npz").write_bytes(b"damaged")  # forces a refit at the next open
+    with Archive.open(archive_dir, policy=SMALL_PCA) as archive:
+        archive.warm_up()
+        assert archive.status().vector_dim == 8
+
+
 def test_second_writer_is_refused_with_a_clear_message(archive: Archive, photos: Path) -> None:
     with WriterLock(archive.folder / "lock"), pytest.raises(ArchiveBusyError, match="another Inspector Search"):
         archive.add([photos])

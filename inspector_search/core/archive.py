@@ -52,7 +52,7 @@ from .records import (
     SearchRequest,
     SkippedFile,
 )
-from .vector_store import ProjectionPolicy, VectorStore
+from .vector_store import PCA_DIM_KEY, ProjectionPolicy, VectorStore
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -143,6 +143,9 @@ class Archive:
     def reindex(self, dim: int | None = None, progress: Progress | None = None) -> None:
         """Refit PCA on all stored features (``dim`` components) and rebuild the index from the catalog."""
         with self._write_guard, self._writer:
+            if dim is not None:
+                with self.catalog.transaction() as conn:
+                    self.catalog.set_meta(conn, PCA_DIM_KEY, str(dim))
             self.store.load()
             if progress is not None:
                 progress.report(0, 1, "reindexing")

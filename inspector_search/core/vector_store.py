@@ -27,6 +27,7 @@ from .vector_index import VectorIndex
 log = logging.getLogger(__name__)
 
 PROJECTION_FILE = "projection.npz"
+PCA_DIM_KEY = "pca_dim"  # catalog meta: the PCA dimension a user chose with `reindex --dim`
 INDEX_FILE = "index.hnsw"
 INDEX_STATE_FILE = "index.json"
 INDEX_FORMAT_VERSION = 1
@@ -170,7 +171,9 @@ class VectorStore:
         chunks = [f for _ids, f in self.catalog.features(self.model_id, ids.tolist())]
         if not chunks or sum(len(c) for c in chunks) < 3:
             return Projection.identity(self.feature_dim)
-        projection = Projection.fit(np.concatenate(chunks), dim=dim or self.policy.dim, power=self.policy.power)
+        chosen = self.catalog.get_meta(PCA_DIM_KEY)  # `reindex --dim N` is remembered for later refits
+        dim = dim or (int(chosen) if chosen else self.policy.dim)
+        projection = Projection.fit(np.concatenate(chunks), dim=dim, power=self.policy.power)
         self._projection_unsaved = True  # a reader must not write it: save() does, under the writer lock
         return projection
 
