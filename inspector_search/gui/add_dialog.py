@@ -11,6 +11,7 @@ from PySide6.QtCore import QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCompleter,
     QDialog,
     QFileDialog,
     QFormLayout,
@@ -201,6 +202,8 @@ class AddPhotosDialog(QDialog):
         self.layout_edit = QLineEdit()
         self.layout_edit.setPlaceholderText(LAYOUT_HELP)
         self.layout_edit.setClearButtonEnabled(True)
+        if last_layout := self._preference("last_layout"):  # offered as the user starts typing, never imposed
+            self.layout_edit.setCompleter(QCompleter([last_layout], self.layout_edit))
         form.addRow("Folder layout", self.layout_edit)
         self.folders.rowsInserted.connect(self._inputs_changed)
         self.folders.rowsRemoved.connect(self._inputs_changed)

@@ -19,7 +19,6 @@ from .icons import app_icon
 from .messages import describe_error
 from .settings import APPLICATION, ORGANIZATION, default_qsettings
 
-ENV_ARCHIVE = "INSPECTOR_SEARCH_ARCHIVE"
 EXIT_ARCHIVE_ERROR = 2
 EXIT_BROKEN_QT = 3
 _PROBE_CALLS = 64
@@ -59,7 +58,10 @@ def resolve_archive_folder(argument: str | None) -> Path:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="inspector-search-app", description="Inspector Search desktop app")
-    parser.add_argument("--archive", metavar="DIR", help=f"archive folder (default: ${ENV_ARCHIVE} or per-user)")
+    parser.add_argument("--archive", metavar="DIR",
+                        help=f"archive folder (default: ${archive_module.ARCHIVE_ENV} or per-user)")
+    parser.add_argument("--model", type=Path, metavar="MANIFEST",
+                        help="model manifest (.json) to use instead of the bundled one")
     parser.add_argument("--version", action="version", version=f"Inspector Search {__version__}")
     return parser.parse_args(argv)
 
@@ -118,10 +120,10 @@ def run_app(archive_folder: Path, *, model: Path | None = None, settings: QSetti
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``--archive DIR`` and run the desktop app."""
+    """Parse ``--archive DIR`` and ``--model MANIFEST`` and run the desktop app."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return run_app(resolve_archive_folder(args.archive))
+    return run_app(resolve_archive_folder(args.archive), model=args.model)
 
 
 if __name__ == "__main__":

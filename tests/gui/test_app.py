@@ -20,10 +20,10 @@ def test_qt_binding_is_sound() -> None:
 
 
 def test_archive_folder_comes_from_the_option_then_the_environment(monkeypatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(app_module.ENV_ARCHIVE, str(tmp_path / "from-env"))
+    monkeypatch.setenv(app_module.archive_module.ARCHIVE_ENV, str(tmp_path / "from-env"))
     assert app_module.resolve_archive_folder(str(tmp_path / "given")) == tmp_path / "given"
     assert app_module.resolve_archive_folder(None) == tmp_path / "from-env"
-    monkeypatch.delenv(app_module.ENV_ARCHIVE)
+    monkeypatch.delenv(app_module.archive_module.ARCHIVE_ENV)
     assert app_module.resolve_archive_folder(None).name == "archive"
 
 
