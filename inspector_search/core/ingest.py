@@ -325,17 +325,14 @@ def _commit(catalog: Catalog, store: VectorStore, extractor: FeatureExtractor, s
     with catalog.transaction() as conn:
         for row, item in enumerate(decoded):
             known = _photo_with_features(conn, item.content_hash, extractor.model_id)
-            if known is not None:  # content first met in an earlier batch of this add: a copy or a move
+            if known is not None:  # content met earlier in this add (hashed before it was stored): a copy
                 linked.append(_Known(item.path, item.size, item.mtime_ns, known))
                 continue
             previous = _photo_at(conn, item.path)
             image_id = _insert_photo(catalog, conn, item, extractor.model_id, vectors[row])
-            if image_id in new_ids:  # the same content twice in one batch: a copy, not a second photo
-                counts.copies += 1
-            else:
-                counts.added += 1
-                new_ids.append(image_id)
-                new_rows.append(row)
+            counts.added += 1
+            new_ids.append(image_id)
+            new_rows.append(row)
             if previous is not None and previous != image_id:  # the file's content was replaced
                 replaced.extend(_orphan_if_unused(conn, previous))
             apply_metadata(catalog, conn, image_id, source.metadata_for(Path(item.path)))
