@@ -119,16 +119,22 @@ def wait_deleted(qtbot, dialog) -> None:
     qtbot.waitUntil(gone.is_set, timeout=10000)
 
 
-def test_closing_a_history_that_is_still_loading_does_not_wait(qtbot, window, monkeypatch) -> None:
+def held_until_released(monkeypatch, owner: object, name: str) -> tuple[threading.Event, threading.Event]:
+    """Replace ``owner.name`` by a version that signals ``entered`` and then waits for ``release``."""
     entered, release = threading.Event(), threading.Event()
-    real_history = window.archive.history
+    real = getattr(owner, name)
 
-    def slow_history(tag: str):
+    def held(*args):
         entered.set()
         assert release.wait(30)
-        return real_history(tag)
+        return real(*args)
 
-    monkeypatch.setattr(window.archive, "history", slow_history)
+    monkeypatch.setattr(owner, name, held)
+    return entered, release
+
+
+def test_closing_a_history_that_is_still_loading_does_not_wait(qtbot, window, monkeypatch) -> None:
+    entered, release = held_until_released(monkeypatch, window.archive, "history")
     try:
         dialog = window.show_history("PU-201")
         assert entered.wait(10)
@@ -142,15 +148,7 @@ def test_closing_a_history_that_is_still_loading_does_not_wait(qtbot, window, mo
 
 
 def test_closing_a_compare_that_is_still_decoding_does_not_wait(qtbot, monkeypatch, query_photo: Path) -> None:
-    entered, release = threading.Event(), threading.Event()
-    real_load = compare.load_full_image
-
-    def slow_load(path: Path) -> QImage:
-        entered.set()
-        assert release.wait(30)
-        return real_load(path)
-
-    monkeypatch.setattr(compare, "load_full_image", slow_load)
+    entered, release = held_until_released(monkeypatch, compare, "load_full_image")
     runner = TaskRunner(max_threads=1)
     query = QImage(str(query_photo))
     try:
