@@ -547,9 +547,9 @@ def test_loading_keeps_every_level_and_deletion(tmp_path: Path, rng: np.random.G
 
 
 def test_exact_scan_orders_near_ties_exactly(rng: np.random.Generator) -> None:
-    """Scores closer together than the narrowed copy can tell apart are still ranked by exact scores."""
+    """Scores closer together than the quantised copy can tell apart are still ranked by exact scores."""
     base = unit(rng, 1)[0]
-    # similarities ~1e-5 apart: far below what 8-bit mantissas resolve (~2e-3), far above float32 rounding
+    # similarities ~1e-5 apart: far below what the int8 copy resolves (~1e-2), far above float32 rounding
     twins = base + 1e-2 * rng.standard_normal((60, DIM)).astype(np.float32)
     others = unit(rng, 440)
     data = np.concatenate([twins / np.linalg.norm(twins, axis=1, keepdims=True), others])
@@ -564,13 +564,13 @@ def test_exact_scan_orders_near_ties_exactly(rng: np.random.Generator) -> None:
 
 
 def test_exact_scan_widens_its_shortlist_for_a_crowd_of_near_duplicates(rng: np.random.Generator) -> None:
-    """80 near-duplicates all within the copy's error of each other: more than the 42 first kept."""
+    """300 near-duplicates all within the copy's error of each other: more than the 138 first kept."""
     base = unit(rng, 1)[0]
-    crowd = base + 1e-2 * rng.standard_normal((80, DIM)).astype(np.float32)
-    data = np.concatenate([crowd / np.linalg.norm(crowd, axis=1, keepdims=True), unit(rng, 1920)])
+    crowd = base + 1e-2 * rng.standard_normal((300, DIM)).astype(np.float32)
+    data = np.concatenate([crowd / np.linalg.norm(crowd, axis=1, keepdims=True), unit(rng, 7700)])
     index = VectorIndex(DIM)
-    index.add(np.arange(2000), data)
-    allowed = np.arange(0, 90)  # 4.5 %: the exact scan
+    index.add(np.arange(8000), data)
+    allowed = np.arange(0, 320)  # 4 %: the exact scan
     pairs = index.query(base, k=10, allowed=allowed)[0]
     expected = brute_force(data, allowed, base, 10)
     assert [i for i, _ in pairs] == [i for i, _ in expected]

@@ -31,7 +31,7 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import IndexFileError
-from .vector_copy import narrow
+from .vector_copy import Codes, quantise
 
 MAGIC = b"ISIDX1\n"
 FORMAT_VERSION = 1
@@ -60,12 +60,12 @@ def crc32_file(path: Path, crc: int) -> tuple[int, bytes]:
 @dataclass
 class Payload:
     """hnswlib's index as read from the file: the state ``hnswlib.Index(state)`` is built from (its
-    pickle format, ``ser_version`` 1), and each element's label and narrowed vector."""
+    pickle format, ``ser_version`` 1), and each element's label and quantised vector."""
 
     crc: int
     state: dict[str, Any]
     labels: np.ndarray
-    rows: np.ndarray
+    rows: Codes
 
 
 def read_payload(source: IO[bytes], header: dict[str, Any], crc: int, path: Path) -> Payload:
@@ -84,7 +84,7 @@ def read_payload(source: IO[bytes], header: dict[str, Any], crc: int, path: Path
     count, per_element, label_offset, data_offset = fields[2:6]
     level0 = np.empty(count * per_element, dtype=np.int8)
     labels = np.empty(count, dtype=np.int64)
-    rows = np.empty((count, header["dim"]), dtype=np.uint16)
+    rows = Codes.empty(count, header["dim"])
     per_chunk = max(1, COPY_CHUNK // per_element)
     for start in range(0, count, per_chunk):
         n = min(per_chunk, count - start)
@@ -92,7 +92,8 @@ def read_payload(source: IO[bytes], header: dict[str, Any], crc: int, path: Path
         if source.readinto(block) != len(block):
             raise OSError("unexpected end of file")
         crc = zlib.crc32(block, crc)
-        rows[start : start + n] = narrow(_strided(block, n, per_element, data_offset, "<f4", header["dim"]))
+        vectors = _strided(block, n, per_element, data_offset, "<f4", header["dim"])
+        rows.store(slice(start, start + n), quantise(vectors))
         labels[start : start + n] = _strided(block, n, per_element, label_offset, "<u8", 0)
     rest = _read_exactly(source, header["payload_bytes"] - HNSW_HEADER.size - count * per_element)
     crc = zlib.crc32(rest, crc)

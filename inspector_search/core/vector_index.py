@@ -14,9 +14,9 @@ all of that:
   otherwise, up to ``exact_threshold`` allowed ids, an exact scan of their vectors; beyond that,
   hnswlib's (slow, Python-callback) filter with a larger ef.
 * The exact scan reads a compact second copy of the vectors (:mod:`~inspector_search.core.vector_copy`,
-  2 bytes per float: 256 MB at 1M x 128) and rescores its best candidates with hnswlib's float32
-  vectors, so it is exact. The copy is not stored on disk: ``load`` rebuilds it from the hnswlib
-  payload while checking it.
+  int8 codes and a scale per vector: 136 MB at 1M x 128) and rescores with hnswlib's float32 vectors
+  the candidates that the copy's error bounds cannot rule out, so it is exact. The copy is not
+  stored on disk: ``load`` rebuilds it from the hnswlib payload while checking it.
 * ``save`` is atomic; ``load`` checks magic, lengths and a CRC-32 *before* hnswlib sees the
   payload, so a damaged file raises IndexFileError instead of crashing (file layout and checks:
   :mod:`~inspector_search.core.index_file`).
@@ -55,7 +55,7 @@ from .index_file import (
     read_ids,
     read_payload,
 )
-from .vector_copy import NARROWING_ERROR, VectorCopy
+from .vector_copy import VectorCopy
 
 __all__ = ["DEFAULT_EXACT_THRESHOLD", "FORMAT_VERSION", "MAGIC", "POST_FILTER_MIN_FRACTION", "Neighbours",
            "VectorIndex"]
@@ -73,7 +73,7 @@ POST_FILTER_MIN_FRACTION = 0.05
 search for 3 k / fraction neighbours (300 for k = 10 at 10 %, 600 at 5 %)."""
 
 _EXACT_CHUNK = 65_536  # vectors scored per step of the exact scan (bounds temporary memory)
-_RESCORE_MARGIN = 32  # the exact scan keeps its best k + this many candidates to rescore the contenders
+_RESCORE_MARGIN = 128  # the exact scan keeps its best k + this many candidates to find the contenders among
 _RETRIES = 3  # hnswlib searches with a 4x larger ef before falling back to exact search
 _RADIUS_START_K = 16
 _FILTER_EF_REFERENCE = 0.4  # below this allowed fraction, the filtered search gets a larger ef ...
@@ -124,7 +124,7 @@ class VectorIndex:
         self._index = index
         self._index.set_ef(self.ef_search)
         self._live = live  # sorted unique int64 ids that are in the index and not deleted
-        self._copy = copy  # the same vectors, narrowed, for exact scans over a subset
+        self._copy = copy  # the same vectors, quantised, for exact scans over a subset
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ contents
@@ -336,10 +336,10 @@ class VectorIndex:
         return labels.astype(np.int64), 1.0 - distances
 
     def _exact(self, queries: np.ndarray, candidates: np.ndarray, k: int, margin: int = _RESCORE_MARGIN) -> Neighbours:
-        """Exact top-k over ``candidates`` (sorted live ids): scan the narrowed copy in chunks, keep
-        the best k + ``margin`` per query, and rescore with hnswlib's float32 vectors those that can
-        still make the top k (usually little more than k: fetching vectors from hnswlib is the slow
-        part). When even the last kept one could (a crowd of near-duplicates), scan again keeping more."""
+        """Exact top-k over ``candidates`` (sorted live ids): scan the quantised copy in chunks, keep
+        the best k + ``margin`` per query, and rescore with hnswlib's float32 vectors those whose
+        error bound lets them still make the top k (a few dozen: fetching vectors from hnswlib is the
+        slow part). When even one left out could (a crowd of near-duplicates), scan again keeping more."""
         short = min(candidates.size, k + margin)
         best_ids = best_sims = None
         for start in range(0, candidates.size, _EXACT_CHUNK):
@@ -350,10 +350,13 @@ class VectorIndex:
                 sims, ids = np.concatenate([best_sims, sims], axis=1), np.concatenate([best_ids, ids], axis=1)
             keep = _top_k_columns(sims, short)
             best_sims, best_ids = np.take_along_axis(sims, keep, axis=1), np.take_along_axis(ids, keep, axis=1)
-        # Only candidates within twice the narrowing error of the k-th score can still be in the top k.
-        contender = best_sims >= best_sims[:, k - 1 : k] - 2 * NARROWING_ERROR
-        if short < candidates.size and contender[:, -1].any():
+        # Each exact score lies within its row's error of the approximate one, so the k-th largest lower
+        # bound is a floor for the k-th exact score: only candidates reaching it can be in the top k.
+        errors = self._copy.errors(best_ids)
+        floor = -np.partition(-(best_sims - errors), k - 1, axis=1)[:, k - 1 : k]
+        if short < candidates.size and np.any(best_sims[:, -1:] + self._copy.max_error >= floor):
             return self._exact(queries, candidates, k, 4 * margin)
+        contender = best_sims + errors >= floor
         unique = _sorted_unique(best_ids[contender])
         exact = np.asarray(self._index.get_items(unique, return_type="list"), dtype=np.float32).reshape(-1, self.dim)
         stored = exact[np.minimum(np.searchsorted(unique, best_ids), unique.size - 1)]  # (n, short, dim)
