@@ -61,7 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="model manifest (.json) to use instead of the bundled one")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_daily_commands(sub)
+    _add_maintenance_commands(sub)
+    _add_report_commands(sub)
+    sub.add_parser("gui", help="open the desktop app (the default without a command)")
+    return parser
 
+
+def _add_daily_commands(sub: argparse._SubParsersAction) -> None:
+    """The sub-commands add and search: building the archive and searching it."""
     add = sub.add_parser("add", help="add photos from folders or files (incremental)",
                          description="Add photos to the archive. Re-running skips unchanged files, follows "
                                      "moved ones by content and marks vanished ones as deleted.")
@@ -93,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="re-rank with the query averaged with its N best matches (default 20; 0 = off)")
     search.add_argument("--json", action="store_true", help="one JSON object per query image per line")
 
+
+def _add_maintenance_commands(sub: argparse._SubParsersAction) -> None:
+    """The sub-commands history, status, reindex and check: what the archive holds, and its repair."""
     history = sub.add_parser("history", help="an equipment's inspections and photos in date order")
     history.add_argument("tag", help="equipment tag")
     history.add_argument("--json", action="store_true", help="print JSON")
@@ -110,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="rebuild what can be rebuilt from the catalog and report what cannot")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
 
+
+def _add_report_commands(sub: argparse._SubParsersAction) -> None:
+    """The sub-commands export, evaluate and duplicates: reports over the whole archive."""
     export = sub.add_parser("export", help="write the catalog listing or search results as CSV or HTML",
                             description="Export photos with their metadata. Formula-like cells are neutralised "
                                         "(CSV) and all text is escaped (HTML).")
@@ -142,9 +156,6 @@ def build_parser() -> argparse.ArgumentParser:
                             help="similarity from which two photos count as the same picture "
                                  "(default: calibrated, see docs/quality.md)")
     duplicates.add_argument("--json", action="store_true", help="print one JSON object with the groups")
-
-    sub.add_parser("gui", help="open the desktop app (the default without a command)")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -147,6 +147,31 @@ def _read_json(path: Path) -> dict[str, Any]:
     return doc
 
 
+def _check_version(r: _ManifestReader, version: int) -> None:
+    """Refuse a manifest format newer than this version reads (rather than misread it) or below 1."""
+    if version > MANIFEST_FORMAT_VERSION:
+        raise r.fail(
+            f"format_version {version} was written by a newer Inspector Search "
+            f"(this version reads up to {MANIFEST_FORMAT_VERSION})"
+        )
+    if version < 1:
+        raise r.fail(f"invalid format_version {version}")
+
+
+def _check_input(r: _ManifestReader, inp: dict[str, Any]) -> tuple[str, str]:
+    """Check the input section's layout, colour order and resize policy; (colour_order, resize)."""
+    layout = r.text(inp, "layout", "input")
+    if layout != "NCHW":
+        raise r.fail(f"input.layout {layout!r} is not supported (only NCHW)")
+    colour_order = r.text(inp, "colour_order", "input")
+    if colour_order not in SUPPORTED_COLOUR_ORDERS:
+        raise r.fail(f"input.colour_order {colour_order!r} is not supported (only RGB)")
+    resize = r.text(inp, "resize", "input")
+    if resize not in RESIZE_POLICIES:
+        raise r.fail(f"input.resize {resize!r} is not one of {sorted(RESIZE_POLICIES)}")
+    return colour_order, resize
+
+
 def load_manifest(path: Path | str) -> ModelManifest:
     """Read and validate a model manifest; raise ``ModelError`` naming the file and the problem.
 
@@ -157,29 +182,12 @@ def load_manifest(path: Path | str) -> ModelManifest:
     path = Path(path)
     doc = _read_json(path)
     r = _ManifestReader(path)
-    version = r.get(doc, "format_version", int)
-    if version > MANIFEST_FORMAT_VERSION:
-        raise r.fail(
-            f"format_version {version} was written by a newer Inspector Search "
-            f"(this version reads up to {MANIFEST_FORMAT_VERSION})"
-        )
-    if version < 1:
-        raise r.fail(f"invalid format_version {version}")
-
+    _check_version(r, r.get(doc, "format_version", int))
     sha256 = r.text(doc, "sha256").lower()
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise r.fail("field 'sha256' must be 64 hexadecimal digits")
     inp, out, pooling, weights = (r.section(doc, key) for key in ("input", "output", "pooling", "weights"))
-
-    layout = r.text(inp, "layout", "input")
-    if layout != "NCHW":
-        raise r.fail(f"input.layout {layout!r} is not supported (only NCHW)")
-    colour_order = r.text(inp, "colour_order", "input")
-    if colour_order not in SUPPORTED_COLOUR_ORDERS:
-        raise r.fail(f"input.colour_order {colour_order!r} is not supported (only RGB)")
-    resize = r.text(inp, "resize", "input")
-    if resize not in RESIZE_POLICIES:
-        raise r.fail(f"input.resize {resize!r} is not one of {sorted(RESIZE_POLICIES)}")
+    colour_order, resize = _check_input(r, inp)
     p = pooling.get("p")
     if p is not None and (isinstance(p, bool) or not isinstance(p, int | float)):
         raise r.fail("field 'pooling.p' must be a number")
