@@ -12,10 +12,10 @@ import pytest
 
 from inspector_search.core import metadata
 from inspector_search.core.errors import MetadataError
+from inspector_search.core.folder_layout import Layout
 from inspector_search.core.ingest import PhotoSource
 from inspector_search.core.metadata import (
     KNOWN_COLUMNS,
-    Layout,
     MetadataTable,
     PhotoMetadata,
     RowError,

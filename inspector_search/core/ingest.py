@@ -26,8 +26,9 @@ import numpy as np
 from .catalog import Catalog
 from .errors import Cancelled, ImageError, InspectorSearchError
 from .extractor import FeatureExtractor
+from .folder_layout import Layout
 from .imaging import ImageInfo, iter_image_files, open_image, preprocess
-from .metadata import Layout, MetadataTable, PhotoMetadata, read_metadata_csv
+from .metadata import MetadataTable, PhotoMetadata, read_metadata_csv
 from .progress import Progress
 from .records import AddReport, SkippedFile
 from .vector_store import VectorStore
