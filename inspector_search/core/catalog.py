@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .catalog_guards import refuse_damaged_wal, refuse_read_only_folder, unreadable_reason
+from .catalog_guards import (
+    refuse_damaged_wal,
+    refuse_read_only_folder,
+    shorter_than_its_header,
+    unreadable_reason,
+)
 from .errors import CatalogError, SchemaTooNewError
 from .records import SearchFilter
 
@@ -235,7 +240,7 @@ class Catalog:
             if not tables:
                 return 0
             raise CatalogError(self.path, "an SQLite database of another program; left untouched")
-        if _shorter_than_its_header(self.path):
+        if shorter_than_its_header(self.path):
             raise CatalogError(self.path, "damaged database (shorter than its header says: truncated); left untouched")
         if self.path.stat().st_size > QUICK_CHECK_MAX_BYTES:
             return int(version)  # too big to read whole at every start: ``inspector-search check`` does it
@@ -558,22 +563,6 @@ class Catalog:
         import sqlite_utils  # deferred: it pulls in click and pluggy, ~0.2 s of every CLI start
 
         return sqlite_utils.Database(self.conn)
-
-
-def _shorter_than_its_header(path: Path) -> bool:
-    """True when the file is shorter than the page count in its SQLite header (bytes 28-31, valid
-    when bytes 92-95 match the change counter at 24-27): a truncated copy, found without reading it.
-    Not judged while a WAL holds frames: a checkpoint cut short may legitimately leave the file short."""
-    wal = path.with_name(path.name + "-wal")
-    if wal.exists() and wal.stat().st_size > 0:
-        return False
-    with open(path, "rb") as handle:
-        head = handle.read(100)
-    if len(head) < 100 or head[24:28] != head[92:96]:
-        return False
-    page_size = int.from_bytes(head[16:18], "big")
-    page_size = 65536 if page_size == 1 else page_size
-    return path.stat().st_size < int.from_bytes(head[28:32], "big") * page_size
 
 
 def _refuse_newer(path: Path, version: int) -> None:

@@ -71,3 +71,19 @@ def wal_header_is_valid(header: bytes) -> bool:
         s1 = (s1 + x0 + s2) & 0xFFFFFFFF
         s2 = (s2 + x1 + s1) & 0xFFFFFFFF
     return struct.unpack(">II", header[24:32]) == (s1, s2)
+
+
+def shorter_than_its_header(path: Path) -> bool:
+    """True when the file is shorter than the page count in its SQLite header (bytes 28-31, valid
+    when bytes 92-95 match the change counter at 24-27): a truncated copy, found without reading it.
+    Not judged while a WAL holds frames: a checkpoint cut short may legitimately leave the file short."""
+    wal = path.with_name(path.name + "-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        return False
+    with open(path, "rb") as handle:
+        head = handle.read(100)
+    if len(head) < 100 or head[24:28] != head[92:96]:
+        return False
+    page_size = int.from_bytes(head[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    return path.stat().st_size < int.from_bytes(head[28:32], "big") * page_size
