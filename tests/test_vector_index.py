@@ -257,6 +257,18 @@ def test_hnswlib_shortfall_retries_then_falls_back_to_exact(filled: tuple[Vector
     assert short.real.ef == index.ef_search  # type: ignore[attr-defined]  # ef is restored
 
 
+def test_similarities_are_what_a_search_reports(filled: tuple[VectorIndex, np.ndarray]) -> None:
+    index, data = filled
+    found = index.query(data[:3], k=5)
+    for row, pairs in enumerate(found):
+        ids = np.array([i for i, _ in pairs])
+        np.testing.assert_allclose(index.similarities(data[row], ids)[0], [s for _, s in pairs], atol=1e-5)
+    assert index.similarities(data[:2], np.array([], dtype=np.int64)).shape == (2, 0)
+    index.remove(np.array([7]))
+    with pytest.raises(ValueError, match="id 7 is not in the index"):
+        index.similarities(data[0], np.array([3, 7]))
+
+
 # ---------------------------------------------------------------------- radius query
 
 

@@ -34,7 +34,7 @@ from .extractor import FeatureExtractor, default_model_manifest, l2_normalise
 from .ingest import add_photos, read_source
 from .locking import WriterLock
 from .progress import Progress
-from .query_expansion import DEFAULT_NEIGHBOURS, expanded_queries, pinned_ranking, refined_first
+from .query_expansion import DEFAULT_NEIGHBOURS, expanded_queries, pinned_order, refined_first
 from .records import (
     AddReport,
     ArchiveStatus,
@@ -226,7 +226,8 @@ class Archive:
             vectors = self.store.project(raw)
             ranked = self._nearest(vectors, max(k, expansion), allowed)
             if expansion and ranked:
-                ranked = self._expanded(raw, vectors, ranked, expansion, k, allowed)
+                order = self._expanded(raw, vectors, ranked, expansion, k, allowed)
+                ranked = list(zip(order, self.store.similarities(vectors, order).tolist(), strict=True))
         return [(i, s) for i, s in ranked if s >= request.min_score][:k]
 
     def _nearest(self, vectors: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
@@ -239,19 +240,19 @@ class Archive:
         return sorted(best.items(), key=lambda item: (-item[1], item[0]))
 
     def _expanded(self, raw: np.ndarray, vectors: np.ndarray, plain: list[tuple[int, float]], expansion: int, k: int,
-                  allowed: np.ndarray | None) -> list[tuple[int, float]]:
-        """Re-rank by query expansion (see :mod:`~inspector_search.core.query_expansion`): first the
-        plain match whose full features are nearest to the query's (``raw``), then the rest by the query
-        averaged with its ``expansion`` best ``plain`` matches (from the turn that matched best, with
-        ``rotations``)."""
+                  allowed: np.ndarray | None) -> list[int]:
+        """The photo ids re-ranked by query expansion (see :mod:`~inspector_search.core.query_expansion`):
+        first the plain match whose full features are nearest to the query's (``raw``), then the rest
+        by the query averaged with its ``expansion`` best ``plain`` matches (from the turn that matched
+        best, with ``rotations``)."""
         ids, features = self._stored_features([i for i, _ in plain[:expansion]])
         if not ids:
-            return plain
+            return [i for i, _ in plain]
         neighbours = self.store.project(features)
         turn = int(np.argmax(vectors @ neighbours[0]))
         query = expanded_queries(vectors[turn : turn + 1], neighbours[None], (neighbours @ vectors[turn])[None])
         first = ids[refined_first(raw, features)]
-        return pinned_ranking((first, dict(plain)[first]), self._nearest(query, k, allowed))
+        return pinned_order(first, [i for i, _ in self._nearest(query, k, allowed)])
 
     def _stored_features(self, ids: list[int]) -> tuple[list[int], np.ndarray]:
         """The stored raw features of the given photos, in the given order (photos without any left out)."""
@@ -271,14 +272,14 @@ class Archive:
 
     @staticmethod
     def group_by_equipment(hits: Sequence[SearchHit]) -> list[EquipmentHit]:
-        """Collapse ranked hits to one per equipment (best photo + number of matching photos).
-        Photos without equipment each stay their own group."""
+        """Collapse ranked hits to one per equipment (its best-ranked photo + number of matching
+        photos), in the order of their best-ranked photos. Photos without equipment each stay their
+        own group."""
         groups: dict[object, list[SearchHit]] = {}
-        for hit in hits:
+        for hit in sorted(hits, key=lambda h: h.rank):
             key = hit.photo.equipment_tag or ("photo", hit.photo.image_id)
             groups.setdefault(key, []).append(hit)
-        ordered = sorted(groups.values(), key=lambda g: (-g[0].score, g[0].rank))
-        return [EquipmentHit(n + 1, g[0].score, g[0].photo, len(g)) for n, g in enumerate(ordered)]
+        return [EquipmentHit(n + 1, g[0].score, g[0].photo, len(g)) for n, g in enumerate(groups.values())]
 
     # -- reading -----------------------------------------------------------------------------------
     def photo(self, image_id: int) -> PhotoRecord:

@@ -33,8 +33,8 @@ class SearchRequest:
     the query photo as fractions ``(x0, y0, x1, y1)``. ``rotations`` searches with the query turned
     by 0/90/180/270 degrees and keeps each archive photo's best score. ``expansion`` is how many
     best matches re-rank the results by query expansion (``None``: the archive's default, 0: off;
-    see ``core.query_expansion``): the best of the plain matches by full features comes first with its
-    similarity, the others are scored by their similarity to the expanded query.
+    see ``core.query_expansion``): the best of the plain matches by full features comes first, then
+    the others in the order of the expanded query. Every hit's score is its similarity to the query.
     """
 
     image: Path | bytes

@@ -265,6 +265,20 @@ class VectorIndex:
                 k = min(2 * k, limit)
         return results
 
+    def similarities(self, vectors: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Exact similarities (n_queries, len(ids)) of query vectors to the stored vectors of ``ids``
+        (the similarity a search reports); ValueError when an id is not live."""
+        queries = _normalised(_as_matrix(vectors, self.dim, "query vectors"))
+        id_array = _as_ids(ids)
+        if not id_array.size:
+            return np.zeros((queries.shape[0], 0), dtype=np.float32)
+        missing = id_array[~_member_mask(id_array, self._live)]
+        if missing.size:
+            raise ValueError(f"id {int(missing[0])} is not in the index")
+        with self._lock:
+            stored = self._index.get_items(id_array, return_type="list")
+        return queries @ np.asarray(stored, dtype=np.float32).reshape(-1, self.dim).T
+
     def _approximate(self, queries: np.ndarray, k: int, candidates: np.ndarray | None) -> Neighbours:
         """hnswlib search (filtered when ``candidates`` is a strict subset); retries, then exact.
 

@@ -12,7 +12,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -260,6 +260,12 @@ class VectorStore:
         self.load()
         with self._lock:
             return self._index.query(vectors, k, allowed=allowed)
+
+    def similarities(self, vectors: np.ndarray, ids: Sequence[int]) -> np.ndarray:
+        """Each indexed photo's best similarity to any of the projected query vectors (same order)."""
+        self.load()
+        with self._lock:
+            return self._index.similarities(vectors, np.asarray(ids, dtype=np.int64)).max(axis=0)
 
     def radius_query(self, vectors: np.ndarray, min_similarity: float,
                      max_results: int = 100) -> list[list[tuple[int, float]]]:

@@ -182,14 +182,16 @@ def change_filter(proxy: QSortFilterProxyModel, apply: Callable[[], None]) -> No
 
 
 class ResultsProxy(QSortFilterProxyModel):
-    """Hides matches below the minimum similarity and sorts by score or by date (newest first)."""
+    """Hides matches below the minimum similarity and sorts by rank (best match first) or by date
+    (newest first). Rank, not similarity: query expansion orders the matches (core.query_expansion),
+    while each shows its own similarity to the query."""
 
-    SORT_KEYS = ("score", "date")
+    SORT_KEYS = ("rank", "date")
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._min_score = -1.0
-        self._sort_key = "score"
+        self._sort_key = "rank"
         self.setDynamicSortFilter(True)
         self.sort(0, Qt.SortOrder.DescendingOrder)
 
@@ -220,13 +222,10 @@ class ResultsProxy(QSortFilterProxyModel):
         return self._key(left) < self._key(right)
 
     def _key(self, index: AnyIndex) -> tuple:
-        score = index.data(Role.SCORE)
-        score = -2.0 if score is None else score
+        best_first = -(index.data(Role.RANK) or 0)  # a lower rank sorts "greater" in descending order
         if self._sort_key == "date":
-            day = index.data(Role.DATE) or date.min
-            return (day, score)
-        # Ties in score keep the archive's rank order (lower rank sorts "greater" in descending order).
-        return (score, -(index.data(Role.RANK) or 0))
+            return (index.data(Role.DATE) or date.min, best_first)
+        return (best_first,)
 
 
 def score_colour(score: float) -> QColor:

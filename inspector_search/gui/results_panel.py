@@ -104,7 +104,7 @@ class ResultsPanel(QWidget):
         self.summary = QLabel()
         self.summary.setWordWrap(True)
         self.sort_combo = QComboBox()
-        self.sort_combo.addItem("Most similar first", "score")
+        self.sort_combo.addItem("Best match first", "rank")
         self.sort_combo.addItem("Newest inspection first", "date")
         self.sort_combo.currentIndexChanged.connect(
             lambda _i: self.proxy.set_sort_key(self.sort_combo.currentData())
