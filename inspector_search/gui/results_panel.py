@@ -106,6 +106,10 @@ class ResultsPanel(QWidget):
         self.sort_combo = QComboBox()
         self.sort_combo.addItem("Best match first", "rank")
         self.sort_combo.addItem("Newest inspection first", "date")
+        self.sort_combo.setToolTip(
+            "Best match first: ranked by what the query shares with its closest matches, so a photo\n"
+            "may come before a slightly more similar one. Each photo shows its own similarity."
+        )
         self.sort_combo.currentIndexChanged.connect(
             lambda _i: self.proxy.set_sort_key(self.sort_combo.currentData())
         )
