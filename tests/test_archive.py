@@ -196,6 +196,34 @@ def test_metadata_csv_attaches_equipment_inspector_and_notes(archive: Archive, p
     assert archive.history("V-1").equipment.photo_count == 2
 
 
+def test_a_changed_equipment_type_reaches_filters_without_new_photos(archive: Archive, photos: Path,
+                                                                   tmp_path: Path) -> None:
+    """Re-adding with a CSV that changes only an equipment's details (no photo's own links) is a change:
+    the report counts it, readers see a new generation, and a type filter follows at once."""
+    files = sorted(photos.rglob("*.jpg"))[:3]
+    csv = tmp_path / "export.csv"
+
+    def add_as(kind: str):
+        rows = [f"{f.relative_to(photos)},V-1,{kind}" for f in files]
+        csv.write_text("path,equipment_tag,equipment_type\n" + "\n".join(rows) + "\n", encoding="utf-8")
+        return archive.add([photos], metadata=csv)
+
+    add_as("valve")
+    query = files[0]
+
+    def of_type(kind: str) -> set[int]:
+        hits = archive.search(SearchRequest(image=query, top_k=50, filter=SearchFilter(equipment_type=kind)))
+        return {h.photo.image_id for h in hits}
+
+    valves = of_type("valve")
+    assert len(valves) == 3 and not of_type("pump")
+    generation = archive.catalog.generation
+    assert add_as("valve").updated_metadata == 0 and archive.catalog.generation == generation  # nothing new
+    report = add_as("pump")
+    assert report.updated_metadata >= 1 and archive.catalog.generation > generation
+    assert of_type("pump") == valves and not of_type("valve")
+
+
 def test_bad_csv_or_layout_is_refused_before_anything_is_written(archive: Archive, photos: Path,
                                                                  tmp_path: Path) -> None:
     csv = tmp_path / "bad.csv"

@@ -27,6 +27,7 @@ from .catalog_guards import (
     unreadable_reason,
 )
 from .errors import CatalogError, SchemaTooNewError
+from .filter_columns import FilterColumns
 from .records import SearchFilter
 
 if TYPE_CHECKING:
@@ -99,6 +100,8 @@ class Catalog:
         self._local = threading.local()
         self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []  # and the thread of each
         self._lock = threading.Lock()
+        self._columns: FilterColumns | None = None  # see filtered_image_ids
+        self._columns_lock = threading.Lock()
         self._open_and_migrate()
 
     # -- connections -------------------------------------------------------------------------
@@ -319,13 +322,16 @@ class Catalog:
     def equipment_id(self, conn: sqlite3.Connection, tag: str, *, name: str | None = None,
                      type: str | None = None, site_id: int | None = None, area: str | None = None,
                      extra: dict[str, str] | None = None) -> int:
-        """The id of the equipment with this tag, created if new; given (non-None) fields overwrite."""
+        """The id of the equipment with this tag, created if new; given (non-None) fields overwrite
+        (the row is written only when one differs, so ``total_changes`` tells real changes)."""
         conn.execute("INSERT OR IGNORE INTO equipment(tag) VALUES (?)", (tag,))
+        values = (name, type, site_id, area, json.dumps(extra, sort_keys=True) if extra else None)
         conn.execute(
             "UPDATE equipment SET name = COALESCE(?, name), type = COALESCE(?, type), "
             "site_id = COALESCE(?, site_id), area = COALESCE(?, area), extra = COALESCE(?, extra) "
-            "WHERE tag = ?",
-            (name, type, site_id, area, json.dumps(extra, sort_keys=True) if extra else None, tag),
+            "WHERE tag = ? AND NOT (name IS COALESCE(?, name) AND type IS COALESCE(?, type) AND "
+            "site_id IS COALESCE(?, site_id) AND area IS COALESCE(?, area) AND extra IS COALESCE(?, extra))",
+            (*values, tag, *values),
         )
         return conn.execute("SELECT id FROM equipment WHERE tag = ?", (tag,)).fetchone()[0]
 
@@ -414,9 +420,10 @@ class Catalog:
 
     def set_photo_metadata(self, conn: sqlite3.Connection, image_id: int, *, site_id: int | None,
                            equipment_id: int | None, inspection_id: int | None, notes: str | None,
-                           extra: dict[str, str] | None) -> bool:
-        """Attach metadata to a photo; given (non-None) values overwrite. True if anything changed."""
-        cur = conn.execute(
+                           extra: dict[str, str] | None) -> None:
+        """Attach metadata to a photo; given (non-None) values overwrite (the row is written only when
+        one differs, so ``total_changes`` tells real changes)."""
+        conn.execute(
             "UPDATE images SET site_id = COALESCE(?, site_id), equipment_id = COALESCE(?, equipment_id), "
             "inspection_id = COALESCE(?, inspection_id), notes = COALESCE(?, notes), "
             "extra = COALESCE(?, extra) WHERE id = ? AND NOT ("
@@ -426,7 +433,6 @@ class Catalog:
             (site_id, equipment_id, inspection_id, notes, _json(extra), image_id,
              site_id, equipment_id, inspection_id, notes, _json(extra)),
         )
-        return cur.rowcount > 0
 
     # -- features ----------------------------------------------------------------------------------
     def put_features(self, conn: sqlite3.Connection, image_ids: Sequence[int], model_id: str,
@@ -487,26 +493,15 @@ class Catalog:
 
     # -- reading for search, history and status --------------------------------------------------
     def filtered_image_ids(self, flt: SearchFilter) -> np.ndarray:
-        """Ids of live photos passing a metadata filter (the 'allowed' set for a filtered search)."""
-        clauses, params = ["i.deleted = 0"], []
-        if flt.site is not None:
-            clauses.append("s.name = ?")
-            params.append(flt.site)
-        if flt.equipment_tag is not None:
-            clauses.append("e.tag = ?")
-            params.append(flt.equipment_tag)
-        if flt.equipment_type is not None:
-            clauses.append("e.type = ?")
-            params.append(flt.equipment_type)
-        day = "COALESCE(n.inspected_on, substr(i.taken_at, 1, 10))"
-        if flt.since is not None:
-            clauses.append(f"{day} >= ?")
-            params.append(flt.since.isoformat())
-        if flt.until is not None:
-            clauses.append(f"{day} <= ?")
-            params.append(flt.until.isoformat())
-        rows = self.conn.execute(f"SELECT i.id {_PHOTO_JOINS} WHERE {' AND '.join(clauses)}", params)
-        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+        """Ids (ascending) of live photos passing a metadata filter (the 'allowed' set for a filtered
+        search), from in-memory columns read again whenever the generation moves
+        (:mod:`~inspector_search.core.filter_columns`)."""
+        generation = self.generation
+        with self._columns_lock:
+            if self._columns is None or self._columns.generation != generation:
+                self._columns = FilterColumns.read(self.conn, generation)
+            columns = self._columns
+        return columns.select(self.conn, flt)
 
     def photo_rows(self, image_ids: Sequence[int]) -> dict[int, tuple]:
         """Raw photo rows (see ``_PHOTO_COLUMNS``) for the given ids."""

@@ -443,9 +443,11 @@ def _record_skipped(catalog: Catalog, skipped: dict[str, str], counts: _Counts, 
 
 
 def apply_metadata(catalog: Catalog, conn: sqlite3.Connection, image_id: int, meta: PhotoMetadata | None) -> bool:
-    """Attach a photo to its site, equipment and inspection; True if the photo's metadata changed."""
+    """Attach a photo to its site, equipment and inspection; True if its metadata changed (its own
+    links, or the details of its site, equipment or inspection: what filters and history show)."""
     if meta is None:
         return False
+    before = conn.total_changes
     site_id = catalog.site_id(conn, meta.site) if meta.site else None
     equipment_id = inspection_id = None
     if meta.equipment_tag:
@@ -454,9 +456,10 @@ def apply_metadata(catalog: Catalog, conn: sqlite3.Connection, image_id: int, me
         if meta.inspected_on or meta.inspector or meta.notes:
             inspection_id = catalog.inspection_id(conn, equipment_id, meta.inspected_on, meta.inspector,
                                                   meta.notes)
-    return catalog.set_photo_metadata(conn, image_id, site_id=site_id, equipment_id=equipment_id,
-                                      inspection_id=inspection_id, notes=meta.notes,
-                                      extra=dict(meta.extra) if meta.extra else None)
+    catalog.set_photo_metadata(conn, image_id, site_id=site_id, equipment_id=equipment_id,
+                               inspection_id=inspection_id, notes=meta.notes,
+                               extra=dict(meta.extra) if meta.extra else None)
+    return conn.total_changes > before
 
 
 def _os_reason(exc: OSError) -> str:
