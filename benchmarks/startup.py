@@ -13,7 +13,9 @@ Measured, each in a fresh process:
 * ``inspector-search search PHOTO`` on the 100k (and 1M) archive, process start to exit;
 * opening an archive: ``Archive.open``, ``warm_up`` (model, then projection + index), resident
   memory after warm-up and after queries, and the warm query latency photo file -> ranked results
-  (p50/p95 over real photos, with its parts: decode+preprocess, model, index, catalog);
+  (p50/p95 over real photos, with its parts: decode+preprocess, model, index, catalog), then the
+  same searches with a site filter and with a date-range filter (the first filtered search reads
+  the catalog's filter columns, so it is reported apart);
 * the desktop app (offscreen Qt): time until the main window has been shown and the event loop
   runs, and until the first search (issued right then, while the model warms up) shows results.
 
@@ -51,6 +53,10 @@ SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 FEATURE_DIM = 1280
 SITES = ("North", "South", "East", "West", "Harbour")
 TYPES = ("pump", "valve", "flange", "pipe rack", "tank", "insulator", "motor", "vessel")
+FILTERS = {  # whole searches with a filter, timed after the plain ones (SearchFilter arguments)
+    "filtered: a site (20 %)": {"site": "North"},
+    "filtered: a quarter (1.6 %)": {"since": "2018-01-01", "until": "2018-03-31"},
+}
 
 
 def query_photos() -> list[Path]:
@@ -160,8 +166,10 @@ def run_child(args: list[str], env: dict[str, str] | None = None) -> dict:
 def child_archive(folder: Path, queries: int) -> dict:
     """In this (fresh) process: open the archive, warm it up, time queries, report memory."""
     started = time.perf_counter()
+    from datetime import date
+
     from inspector_search.core.archive import Archive
-    from inspector_search.core.records import SearchRequest
+    from inspector_search.core.records import SearchFilter, SearchRequest
 
     imported = time.perf_counter()
     archive = Archive.open(folder)
@@ -187,13 +195,22 @@ def child_archive(folder: Path, queries: int) -> dict:
         for name, took in (("decode+preprocess+model", t1 - t0), ("index", t2 - t1), ("catalog", t3 - t2),
                            ("total", t4 - t3)):
             parts[name].append(1000 * took)
+    first_filtered = None
+    for name, fields in FILTERS.items():  # whole searches again, with a filter (the 1st reads the filter columns)
+        flt = SearchFilter(**{k: date.fromisoformat(v) if k in ("since", "until") else v for k, v in fields.items()})
+        parts[name] = []
+        for n in range(queries):
+            t0 = time.perf_counter()
+            archive.search(SearchRequest(image=photos[n % len(photos)], top_k=10, filter=flt))
+            parts[name].append(1000 * (time.perf_counter() - t0))
+        first_filtered = parts[name][0] if first_filtered is None else first_filtered
     return {"import_s": imported - started, "open_s": opened - imported, "model_load_s": model - opened,
             "index_load_s": index - model, "rss_ready_mb": rss_ready / 2**20,
             "rss_after_queries_mb": psutil.Process().memory_info().rss / 2**20,
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "latency_ms": {name: {"p50": float(np.percentile(v[1:], 50)), "p95": float(np.percentile(v[1:], 95))}
                            for name, v in parts.items()},
-            "first_query_ms": parts["total"][0]}
+            "first_query_ms": parts["total"][0], "first_filtered_query_ms": first_filtered}
 
 
 def child_gui(folder: Path, spawned: float) -> dict:
@@ -277,10 +294,11 @@ def print_results(imports: dict, results: list[dict]) -> None:
         print(f"{r['size']:<8} {cli:>26} {a['open_s']:>7.2f} {a['model_load_s']:>8.2f} {a['index_load_s']:>8.2f} "
               f"{a['rss_ready_mb']:>12.0f} {a['rss_after_queries_mb']:>14.0f} {a['peak_rss_mb']:>8.0f} "
               f"{gui.get('window_shown_s', float('nan')):>12.2f} {gui.get('first_results_s', float('nan')):>16.2f}")
-    print(f"\n{'archive':<8} {'query part':<24} {'p50 ms':>8} {'p95 ms':>8}")
+    print(f"\n{'archive':<8} {'query part':<28} {'p50 ms':>8} {'p95 ms':>8}")
     for r in results:
         for name, lat in r["archive"]["latency_ms"].items():
-            print(f"{r['size']:<8} {name:<24} {lat['p50']:>8.1f} {lat['p95']:>8.1f}")
+            print(f"{r['size']:<8} {name:<28} {lat['p50']:>8.1f} {lat['p95']:>8.1f}")
+        print(f"{r['size']:<8} {'first filtered search':<28} {r['archive']['first_filtered_query_ms']:>8.1f}")
     print(f"\n{'archive':<8} {'catalog B/photo':>15} {'feature blob B/photo':>20} {'index B/photo':>13}")
     for r in results:
         s = r["storage"]
