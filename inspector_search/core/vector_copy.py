@@ -51,12 +51,8 @@ class Codes:
         """Memory held by the three arrays."""
         return int(self.codes.nbytes + self.scale.nbytes + self.error.nbytes)
 
-    def head(self, n: int) -> Codes:
-        """The first ``n`` rows (views)."""
-        return Codes(self.codes[:n], self.scale[:n], self.error[:n])
-
-    def take(self, rows: np.ndarray) -> Codes:
-        """The given rows, as a new Codes."""
+    def take(self, rows: np.ndarray | slice) -> Codes:
+        """The given rows (views for a slice, copies otherwise)."""
         return Codes(self.codes[rows], self.scale[rows], self.error[rows])
 
     def store(self, rows: np.ndarray | slice, values: Codes) -> None:
@@ -234,5 +230,5 @@ class VectorCopy:
         if rows <= len(self._rows):
             return
         grown = Codes.empty(max(rows, _GROWTH * len(self._rows), _MIN_ROWS), self.dim)
-        grown.store(slice(0, self._used), self._rows.head(self._used))
+        grown.store(slice(0, self._used), self._rows.take(slice(0, self._used)))
         self._rows = grown

@@ -276,8 +276,11 @@ class VectorIndex:
         if missing.size:
             raise ValueError(f"id {int(missing[0])} is not in the index")
         with self._lock:
-            stored = self._index.get_items(id_array, return_type="list")
-        return queries @ np.asarray(stored, dtype=np.float32).reshape(-1, self.dim).T
+            return queries @ self._stored(id_array).T
+
+    def _stored(self, ids: np.ndarray) -> np.ndarray:
+        """hnswlib's float32 vectors of live ``ids`` (n, dim): the exact ones that searches score."""
+        return np.asarray(self._index.get_items(ids, return_type="list"), dtype=np.float32).reshape(-1, self.dim)
 
     def _approximate(self, queries: np.ndarray, k: int, candidates: np.ndarray | None) -> Neighbours:
         """hnswlib search (filtered when ``candidates`` is a strict subset); retries, then exact.
@@ -372,8 +375,7 @@ class VectorIndex:
             return self._exact(queries, candidates, k, 4 * margin)
         contender = best_sims + errors >= floor
         unique = _sorted_unique(best_ids[contender])
-        exact = np.asarray(self._index.get_items(unique, return_type="list"), dtype=np.float32).reshape(-1, self.dim)
-        stored = exact[np.minimum(np.searchsorted(unique, best_ids), unique.size - 1)]  # (n, short, dim)
+        stored = self._stored(unique)[np.minimum(np.searchsorted(unique, best_ids), unique.size - 1)]  # (n, short, dim)
         sims = np.where(contender, np.matmul(stored, queries[:, :, np.newaxis])[:, :, 0], -np.inf)
         keep = _top_k_columns(sims, k)
         return _pairs(np.take_along_axis(best_ids, keep, axis=1), np.take_along_axis(sims, keep, axis=1))
