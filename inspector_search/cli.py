@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .cli_labels import add_label_command, cmd_label
 from .core.archive import Archive, default_archive_folder, evaluate_folder
 from .core.errors import InspectorSearchError
 from .core.progress import Progress, ProgressEvent
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_daily_commands(sub)
     _add_maintenance_commands(sub)
     _add_report_commands(sub)
+    add_label_command(sub)
     sub.add_parser("gui", help="open the desktop app (the default without a command)")
     return parser
 
@@ -305,6 +307,7 @@ def _result_json(rank: int, score: float, photo: PhotoRecord) -> dict[str, Any]:
         "equipment_tag": photo.equipment_tag, "equipment_type": photo.equipment_type, "site": photo.site,
         "inspected_on": photo.inspected_on.isoformat() if photo.inspected_on else None,
         "inspector": photo.inspector, "notes": photo.notes,
+        "labels": [{"kind": label.kind, "value": label.value} for label in photo.labels],
     }
 
 
@@ -315,7 +318,14 @@ def _print_results(image: Path, rows: list[dict[str, Any]]) -> None:
     for row in rows:
         extra = f"  x{row['match_count']}" if "match_count" in row else ""
         print(f"  {row['rank']:3}. {row['score']:.3f}  {row['equipment_tag'] or '-':14} {row['site'] or '-':12} "
-              f"{row['inspected_on'] or '-':10}  {row['path']}{extra}")
+              f"{row['inspected_on'] or '-':10}  {row['path']}{extra}{_labels_text(row['labels'])}")
+
+
+def _labels_text(labels: PhotoRecord | list[dict[str, str]]) -> str:
+    """``  [defect=crack, tag=flange]`` for a photo's labels, or nothing."""
+    pairs = ([(x.kind, x.value) for x in labels.labels] if isinstance(labels, PhotoRecord)
+             else [(x["kind"], x["value"]) for x in labels])
+    return f"  [{', '.join(f'{k}={v}' for k, v in pairs)}]" if pairs else ""
 
 
 # -- history and status ------------------------------------------------------------------------------
@@ -335,7 +345,7 @@ def cmd_history(archive: Archive, args: argparse.Namespace) -> int:
             for line in inspection.notes.splitlines():
                 print(f"      {line}")
         for photo in inspection.photos:
-            print(f"      {photo.path}")
+            print(f"      {photo.path}{_labels_text(photo)}")
     return 0
 
 
@@ -346,7 +356,9 @@ def _history_json(history: EquipmentHistory) -> dict[str, Any]:
                       "photo_count": eq.photo_count},
         "inspections": [
             {"inspected_on": i.inspected_on.isoformat() if i.inspected_on else None, "inspector": i.inspector,
-             "notes": i.notes, "photos": [{"image_id": p.image_id, "path": str(p.path)} for p in i.photos]}
+             "notes": i.notes, "photos": [{"image_id": p.image_id, "path": str(p.path),
+                                           "labels": [{"kind": x.kind, "value": x.value} for x in p.labels]}
+                                          for p in i.photos]}
             for i in history.inspections],
     }
 
@@ -489,4 +501,4 @@ WITHOUT_ARCHIVE = frozenset({"evaluate"})
 
 COMMANDS = {"add": cmd_add, "search": cmd_search, "history": cmd_history, "status": cmd_status,
             "reindex": cmd_reindex, "check": cmd_check, "export": cmd_export,
-            "evaluate": cmd_evaluate, "duplicates": cmd_duplicates}
+            "evaluate": cmd_evaluate, "duplicates": cmd_duplicates, "label": cmd_label}

@@ -51,7 +51,7 @@ def test_add_search_history_status_end_to_end(tmp_path: Path) -> None:
         first = line["results"][0]
         assert first["path"] == str(query) and first["rank"] == 1
         assert set(first) == {"rank", "score", "image_id", "path", "equipment_tag", "equipment_type", "site",
-                              "inspected_on", "inspector", "notes"}
+                              "inspected_on", "inspector", "notes", "labels"}
         assert first["equipment_tag"] == query.parents[1].name and first["equipment_type"] is None
 
     grouped = json.loads(run("search", str(queries[0]), "--by-equipment", "--json", archive=archive).stdout)

@@ -24,6 +24,7 @@ import numpy as np
 import platformdirs
 
 from . import imaging
+from .archive_labels import LabelsMixin
 from .atomic import atomic_write_bytes, leftover_temporary_files
 from .catalog import Catalog
 from .checking import ArchiveParts, check_archive, thumbnail_is_intact
@@ -32,6 +33,7 @@ from .errors import InspectorSearchError, QueryError
 from .exporting import export_table
 from .extractor import FeatureExtractor, default_model_manifest, l2_normalise
 from .ingest import add_photos, read_source
+from .labels import labels_of
 from .locking import WriterLock
 from .progress import Progress
 from .query_expansion import DEFAULT_NEIGHBOURS, expanded_queries, pinned_order, refined_first
@@ -46,6 +48,7 @@ from .records import (
     EvaluationReport,
     ImportPreview,
     InspectionRecord,
+    Label,
     PhotoRecord,
     PreviewRow,
     SearchHit,
@@ -76,7 +79,7 @@ def default_archive_folder() -> Path:
     return platformdirs.user_data_path("InspectorSearch", appauthor=False) / "archive"
 
 
-class Archive:
+class Archive(LabelsMixin):
     """An opened archive folder. Use :meth:`open`; close it (or use ``with``) when done."""
 
     def __init__(self, folder: Path, extractor: FeatureExtractor, catalog: Catalog,
@@ -264,10 +267,11 @@ class Archive:
 
     def _hits(self, scored: list[tuple[int, float]]) -> list[SearchHit]:
         rows = self.catalog.photo_rows([i for i, _ in scored])
+        labels = labels_of(self.catalog.conn, list(rows))
         hits = []
         for image_id, score in scored:
             if image_id in rows and rows[image_id][-1] is not None:
-                hits.append(SearchHit(len(hits) + 1, float(score), _photo(rows[image_id])))
+                hits.append(SearchHit(len(hits) + 1, float(score), _photo(rows[image_id], labels.get(image_id, ()))))
         return hits
 
     @staticmethod
@@ -287,7 +291,7 @@ class Archive:
         rows = self.catalog.photo_rows([image_id])
         if image_id not in rows:
             raise QueryError(f"no photo with id {image_id} in this archive")
-        return _photo(rows[image_id])
+        return _photo(rows[image_id], labels_of(self.catalog.conn, [image_id]).get(image_id, ()))
 
     def history(self, tag: str) -> EquipmentHistory:
         """An equipment's inspections in date order, each with its photos and notes."""
@@ -299,9 +303,10 @@ class Archive:
         for row in self.catalog.equipment_photo_rows(equipment_id):
             if row[-2] is not None:
                 inspections.setdefault(row[-1], []).append(row[:-1])
+        labels = labels_of(self.catalog.conn, [r[0] for rows in inspections.values() for r in rows])
         result = []
         for inspection_id, photo_rows in inspections.items():
-            photos = tuple(_photo(r) for r in photo_rows)
+            photos = tuple(_photo(r, labels.get(r[0], ())) for r in photo_rows)
             first = photos[0]
             notes = photo_rows[0][13] if inspection_id is not None else None
             result.append(InspectionRecord(inspection_id, first.inspected_on, first.inspector, notes, photos))
@@ -324,7 +329,8 @@ class Archive:
         """Every live photo with its metadata, by id (the catalog listing that ``export`` writes)."""
         ids = [r[0] for r in self.catalog.conn.execute("SELECT id FROM images WHERE deleted = 0 ORDER BY id")]
         rows = self.catalog.photo_rows(ids)
-        return [_photo(rows[i]) for i in ids if i in rows]
+        labels = labels_of(self.catalog.conn, ids)
+        return [_photo(rows[i], labels.get(i, ())) for i in ids if i in rows]
 
     # -- quality: vectors, duplicates ----------------------------------------------------------------
     def vectors(self, raw: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -407,7 +413,7 @@ class Archive:
         return target
 
 
-def _photo(row: tuple) -> PhotoRecord:
+def _photo(row: tuple, labels: tuple[Label, ...] = ()) -> PhotoRecord:
     (image_id, width, height, taken_at, notes, extra, tag, name, type_, site, area,
      inspected_on, inspector, inspection_notes, path) = row[:15]
     return PhotoRecord(
@@ -415,7 +421,7 @@ def _photo(row: tuple) -> PhotoRecord:
         equipment_type=type_, site=site, area=area,
         inspected_on=date.fromisoformat(inspected_on) if inspected_on else None, inspector=inspector,
         notes=notes or inspection_notes, width=width, height=height, taken_at=taken_at,
-        extra=MappingProxyType(json.loads(extra)) if extra else MappingProxyType({}))
+        extra=MappingProxyType(json.loads(extra)) if extra else MappingProxyType({}), labels=labels)
 
 
 def _equipment(row: tuple) -> EquipmentRecord:

@@ -58,3 +58,8 @@ class QueryError(InspectorSearchError):
 
 class Cancelled(InspectorSearchError):
     """A long job was cancelled by the user; work committed so far is kept."""
+
+
+class LabelError(InspectorSearchError):
+    """A label change or a label file cannot be applied (unknown photo, empty or over-long label,
+    conflicting rows); nothing of it was applied."""

@@ -18,7 +18,7 @@ from .records import PhotoRecord, SearchHit
 
 EXPORT_FORMATS = ("csv", "html")
 COLUMNS = ("rank", "score", "image_id", "path", "equipment_tag", "equipment_name", "equipment_type", "site",
-           "area", "inspected_on", "inspector", "notes")
+           "area", "inspected_on", "inspector", "notes", "labels")
 _FORMULA_STARTS = ("=", "+", "-", "@")
 
 
@@ -37,7 +37,8 @@ def _cells(item: PhotoRecord | SearchHit) -> tuple[str, ...]:
         str(item.rank), f"{item.score:.5f}", item.photo)
     return (rank, score, str(photo.image_id), str(photo.path), photo.equipment_tag or "",
             photo.equipment_name or "", photo.equipment_type or "", photo.site or "", photo.area or "",
-            photo.inspected_on.isoformat() if photo.inspected_on else "", photo.inspector or "", photo.notes or "")
+            photo.inspected_on.isoformat() if photo.inspected_on else "", photo.inspector or "", photo.notes or "",
+            "; ".join(f"{label.kind}={label.value}" for label in photo.labels))
 
 
 def safe_csv_cell(text: str) -> str:

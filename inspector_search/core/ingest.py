@@ -23,12 +23,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .catalog import Catalog
+from .catalog import Catalog, now_iso
 from .errors import Cancelled, ImageError, InspectorSearchError
 from .extractor import FeatureExtractor
 from .folder_layout import Layout
 from .imaging import ImageInfo, iter_image_files, open_image, preprocess
-from .metadata import MetadataTable, PhotoMetadata, read_metadata_csv
+from .labels import add_imported_tags, split_tags
+from .metadata import MetadataTable, PhotoMetadata, read_metadata_csv, tags_cell
 from .progress import Progress
 from .records import AddReport, SkippedFile
 from .vector_store import VectorStore
@@ -459,6 +460,8 @@ def apply_metadata(catalog: Catalog, conn: sqlite3.Connection, image_id: int, me
     catalog.set_photo_metadata(conn, image_id, site_id=site_id, equipment_id=equipment_id,
                                inspection_id=inspection_id, notes=meta.notes,
                                extra=dict(meta.extra) if meta.extra else None)
+    if (tags := tags_cell(meta.extra)) is not None:  # checked when the CSV was read
+        add_imported_tags(conn, image_id, split_tags(tags), now_iso())
     return conn.total_changes > before
 
 

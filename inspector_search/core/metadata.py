@@ -21,7 +21,8 @@ from datetime import date, time
 from pathlib import Path
 from types import MappingProxyType
 
-from .errors import MetadataError
+from .errors import LabelError, MetadataError
+from .labels import split_tags
 
 KNOWN_COLUMNS = (
     "path",
@@ -383,6 +384,11 @@ def _is_blank(cells: list[str]) -> bool:
     return not any(c.strip() for c in cells)
 
 
+def tags_cell(extra: Mapping[str, str]) -> str | None:
+    """The ``tags`` column of a metadata row (any capitalisation), kept among its extra columns."""
+    return next((value for column, value in extra.items() if column.casefold() == "tags"), None)
+
+
 def _clean(cell: str) -> str | None:
     text = cell.replace("\r\n", "\n").replace("\r", "\n").strip()
     return text or None
@@ -417,6 +423,11 @@ def _parse_row(
         if isinstance(parsed, str):
             return RowError(line, raw_path, f"{parsed} '{raw_date}' in inspected_on")
         when = parsed
+    if (tags := tags_cell(extra)) is not None:
+        try:
+            split_tags(tags)
+        except LabelError as exc:
+            return RowError(line, raw_path, f"tags: {exc}")
     seen[key] = line  # only accepted rows: a corrected row after a refused one is not a "duplicate"
     return key, PhotoMetadata(**values, inspected_on=when, extra=extra)
 

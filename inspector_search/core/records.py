@@ -64,6 +64,45 @@ class PhotoRecord:
     height: int | None = None
     taken_at: str | None = None
     extra: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    labels: tuple[Label, ...] = ()
+
+    def label_values(self, kind: str) -> list[str]:
+        """The values of one kind of label this photo carries (``defect``, ``severity``, ``tag``...)."""
+        return [label.value for label in self.labels if label.kind == kind]
+
+
+@dataclass(frozen=True)
+class Label:
+    """A label on a photo: ``kind`` is defect, severity, equipment_type or tag; who gave it and when."""
+
+    kind: str
+    value: str
+    who: str | None = None
+    labelled_at: str | None = None
+
+
+@dataclass(frozen=True)
+class LabelChange:
+    """What one label command did: ``action_id`` is ``None`` when nothing changed (nothing to undo)."""
+
+    action_id: int | None
+    verb: str
+    added: int
+    removed: int
+    photos: int
+
+
+@dataclass(frozen=True)
+class LabelAction:
+    """One entry of the label log (newest first in listings); ``changes`` counts label rows touched."""
+
+    action_id: int
+    verb: str
+    who: str | None
+    at: str
+    summary: str
+    undone: bool
+    changes: int
 
 
 @dataclass(frozen=True)
