@@ -29,6 +29,7 @@ from model_choice import load_neu_det, mean_average_precision  # noqa: E402
 
 from inspector_search.core.extractor import default_model_manifest, l2_normalise, load_manifest  # noqa: E402
 from inspector_search.core.imaging import open_image, preprocess  # noqa: E402
+from inspector_search.core.onnx_runtime import import_onnxruntime  # noqa: E402
 from inspector_search.core.projection import Projection  # noqa: E402
 from inspector_search.core.vector_store import ProjectionPolicy  # noqa: E402
 
@@ -47,6 +48,7 @@ def calibration_batch(spec: object) -> np.ndarray:
 
 def quantise(source: Path, target: Path, batch: np.ndarray, method: str) -> float:
     """Write an int8 model calibrated on ``batch`` with ``method``; seconds taken."""
+    import_onnxruntime()  # its telemetry off before the quantisation tools load it
     from onnxruntime.quantization import (
         CalibrationDataReader,
         CalibrationMethod,
@@ -77,8 +79,7 @@ def quantise(source: Path, target: Path, batch: np.ndarray, method: str) -> floa
 
 def session(path: Path) -> object:
     """A one-thread ONNX Runtime session (no spinning), as the ingest pipeline runs the model."""
-    import onnxruntime as ort
-
+    ort = import_onnxruntime()
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")

@@ -32,6 +32,9 @@ import numpy as np
 import torch
 from torch import nn
 
+# onnxruntime's telemetry off before onnx or onnxruntime load it (inspector_search/core/onnx_runtime.py).
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
 FORMAT_VERSION = 1
 OPSET = 17
 INPUT_NAME = "image"
@@ -371,8 +374,10 @@ def verify_onnx(model: nn.Module, path: Path, size: int, dim: int) -> float:
     a graph that silently baked in the batch or image size is caught here, not in the app.
     """
     import onnx
-    import onnxruntime as ort
 
+    from inspector_search.core.onnx_runtime import import_onnxruntime
+
+    ort = import_onnxruntime()
     onnx.checker.check_model(str(path), full_check=True)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     generator = torch.Generator().manual_seed(0)

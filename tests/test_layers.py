@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -55,3 +56,60 @@ def test_ruff_is_clean() -> None:
                if (ROOT / f).is_dir()]
     proc = subprocess.run([ruff, "check", *folders], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def runtime_imports(path: Path) -> set[str]:
+    """The modules ``path`` imports at run time: everything but imports under ``if TYPE_CHECKING:``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    hidden: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            hidden.update(id(child) for branch in node.body for child in ast.walk(branch))
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in hidden:
+            continue
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+PROJECT_FILES = sorted(p for folder in ("inspector_search", "benchmarks", "models", "installer", "tests")
+                       for p in (ROOT / folder).rglob("*.py"))
+ONNX_RUNTIME_GATE = CORE / "onnx_runtime.py"
+
+
+def onnxruntime_bypass(path: Path) -> bool:
+    """Whether ``path`` imports onnxruntime itself, or one of its tools without loading it through the gate."""
+    imports = runtime_imports(path)
+    tools = any(m.startswith("onnxruntime.") for m in imports)
+    return "onnxruntime" in imports or (tools and "inspector_search.core.onnx_runtime" not in imports)
+
+
+def test_only_the_gate_module_imports_onnxruntime() -> None:
+    # onnxruntime must be loaded with its telemetry switched off (core/onnx_runtime.py says why): one way in.
+    # A benchmark may import onnxruntime's tools (quantisation) once it has loaded onnxruntime through the gate.
+    offenders = [str(p.relative_to(ROOT)) for p in PROJECT_FILES if p != ONNX_RUNTIME_GATE and onnxruntime_bypass(p)]
+    assert offenders == []
+    assert "onnxruntime" in runtime_imports(ONNX_RUNTIME_GATE)  # the check looks at the right thing
+
+
+def test_runtime_import_scan_sees_imports_hidden_in_functions(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import onnxruntime as ort\n"
+                      "def f():\n    from onnxruntime.quantization import x\n", encoding="utf-8")
+    assert runtime_imports(sample) == {"typing", "onnxruntime.quantization"}
+
+
+def test_entry_points_switch_onnxruntime_telemetry_off_whatever_the_environment_says() -> None:
+    code = ("import os, sys; import inspector_search; assert 'onnxruntime' not in sys.modules; "
+            "print(os.environ['ORT_DISABLE_TELEMETRY'])")
+    env = {**os.environ, "ORT_DISABLE_TELEMETRY": "0"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert out.strip() == "1"
+    for script in ("installer/launchers/inspector_search_cli.py", "installer/launchers/inspector_search_app.py",
+                   "models/export.py"):
+        text = (ROOT / script).read_text(encoding="utf-8")
+        assert 'os.environ["ORT_DISABLE_TELEMETRY"] = "1"' in text, script

@@ -28,6 +28,7 @@ import numpy as np
 
 from .errors import ModelError
 from .imaging import RESIZE_POLICIES, PreprocessSpec, preprocess
+from .onnx_runtime import import_onnxruntime
 
 if TYPE_CHECKING:
     import onnxruntime as ort
@@ -257,8 +258,7 @@ def session_options(threads: int | None = None) -> ort.SessionOptions:
     ``threads`` defaults to the number of CPUs capped at ``MAX_DEFAULT_THREADS``: past that a
     desktop machine gains little for these small CNNs and the GUI would stutter.
     """
-    import onnxruntime as ort
-
+    ort = import_onnxruntime()
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or min(os.cpu_count() or 1, MAX_DEFAULT_THREADS)
     options.inter_op_num_threads = 1
@@ -345,8 +345,7 @@ class FeatureExtractor:
         return ModelError(f"model {self._manifest.name} ({self._manifest.manifest_path}): {what}")
 
     def _create_session(self) -> ort.InferenceSession:
-        import onnxruntime as ort
-
+        ort = import_onnxruntime()
         m = self._manifest
         try:
             actual = file_sha256(m.path)

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import signal
 import socket
 import sys
+
+# onnxruntime's telemetry off before anything can load it (inspector_search/core/onnx_runtime.py).
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 CLOSE_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT") if hasattr(signal, name))
 _KEEP_ALIVE: list[object] = []

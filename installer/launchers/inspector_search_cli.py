@@ -5,9 +5,14 @@ script: everything it does is ``inspector_search.cli.main``.
 """
 
 import multiprocessing
+import os
 import sys
 
-from inspector_search.cli import main
+# onnxruntime's telemetry off before anything can load it (inspector_search/core/onnx_runtime.py); the
+# package sets it too, this covers a frozen runtime hook that might import first.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
+from inspector_search.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     # A library that starts worker processes (joblib, multiprocessing) re-runs this executable;
