@@ -15,6 +15,7 @@ from typing import Any
 
 from . import __version__
 from .cli_labels import add_label_command, cmd_label
+from .cli_shared import SERVER_COMMANDS, add_server_commands
 from .core.archive import Archive, default_archive_folder, evaluate_folder
 from .core.errors import InspectorSearchError
 from .core.progress import Progress, ProgressEvent
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_maintenance_commands(sub)
     _add_report_commands(sub)
     add_label_command(sub)
+    add_server_commands(sub)
     sub.add_parser("gui", help="open the desktop app (the default without a command)")
     return parser
 
@@ -496,9 +498,9 @@ def cmd_duplicates(archive: Archive, args: argparse.Namespace) -> int:
     return 0
 
 
-WITHOUT_ARCHIVE = frozenset({"evaluate"})
+WITHOUT_ARCHIVE = frozenset({"evaluate", *SERVER_COMMANDS})
 """Commands that never open the user's archive (evaluate builds a temporary one)."""
 
 COMMANDS = {"add": cmd_add, "search": cmd_search, "history": cmd_history, "status": cmd_status,
             "reindex": cmd_reindex, "check": cmd_check, "export": cmd_export,
-            "evaluate": cmd_evaluate, "duplicates": cmd_duplicates, "label": cmd_label}
+            "evaluate": cmd_evaluate, "duplicates": cmd_duplicates, "label": cmd_label, **SERVER_COMMANDS}

