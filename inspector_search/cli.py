@@ -16,8 +16,8 @@ from typing import Any
 from . import __version__
 from .cli_labels import add_label_command, cmd_label
 from .cli_shared import SERVER_COMMANDS, add_server_commands
-from .core.archive import Archive, default_archive_folder, evaluate_folder
-from .core.errors import InspectorSearchError
+from .core.archive import ARCHIVE_ENV, Archive, default_archive_folder, evaluate_folder
+from .core.errors import InspectorSearchError, NotAnArchiveError
 from .core.progress import Progress, ProgressEvent
 from .core.records import (
     AddReport,
@@ -175,8 +175,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command in WITHOUT_ARCHIVE:
             return COMMANDS[args.command](None, args)
-        with Archive.open(folder, model=args.model) as archive:
+        with Archive.open(folder, model=args.model, create=args.command in CREATING) as archive:
             return COMMANDS[args.command](archive, args)
+    except NotAnArchiveError as exc:
+        print(f"inspector-search: error: {exc}\n  (check --archive or ${ARCHIVE_ENV}; `inspector-search add "
+              "PHOTOS` creates an archive)", file=sys.stderr)
+        return EXIT_ERROR
     except InspectorSearchError as exc:
         print(f"inspector-search: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -278,8 +282,8 @@ def _print_add(report: AddReport) -> None:
 
 # -- search ----------------------------------------------------------------------------------------
 def cmd_search(archive: Archive, args: argparse.Namespace) -> int:
-    flt = SearchFilter(site=args.site, equipment_tag=args.equipment, equipment_type=args.equipment_type,
-                       since=args.since, until=args.until)
+    flt = archive.resolve_filter(SearchFilter(site=args.site, equipment_tag=args.equipment,
+                                              equipment_type=args.equipment_type, since=args.since, until=args.until))
     failures = 0
     for image in args.images:
         request = SearchRequest(image=image.absolute(), top_k=args.top_k, filter=flt, min_score=args.min_score,
@@ -299,7 +303,7 @@ def cmd_search(archive: Archive, args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"query": str(image.absolute()), "results": rows}, ensure_ascii=False))
         else:
-            _print_results(image, rows)
+            _print_results(image, rows, args.by_equipment)
     return EXIT_ERROR if failures else 0
 
 
@@ -313,14 +317,22 @@ def _result_json(rank: int, score: float, photo: PhotoRecord) -> dict[str, Any]:
     }
 
 
-def _print_results(image: Path, rows: list[dict[str, Any]]) -> None:
+def _print_results(image: Path, rows: list[dict[str, Any]], by_equipment: bool = False) -> None:
+    """One block per match: rank, similarity, equipment, site, date, inspector and path, then the notes."""
     print(f"{image}:")
     if not rows:
         print("  (no matches)")
+    elif by_equipment:
+        print("  (one line per equipment: its best photo, and how many of its photos are among the best matches)")
     for row in rows:
-        extra = f"  x{row['match_count']}" if "match_count" in row else ""
         print(f"  {row['rank']:3}. {row['score']:.3f}  {row['equipment_tag'] or '-':14} {row['site'] or '-':12} "
-              f"{row['inspected_on'] or '-':10}  {row['path']}{extra}{_labels_text(row['labels'])}")
+              f"{row['inspected_on'] or '-':10}  {row['inspector'] or '-':12}  {row['path']}"
+              f"{_labels_text(row['labels'])}")
+        if "match_count" in row:
+            count = row["match_count"]
+            print(f"{'':13}{count} matching photo{'' if count == 1 else 's'} of this equipment")
+        for number, line in enumerate((row["notes"] or "").splitlines()):
+            print(f"{'':13}{'notes: ' if number == 0 else '':7}{line}")
 
 
 def _labels_text(labels: PhotoRecord | list[dict[str, str]]) -> str:
@@ -500,6 +512,9 @@ def cmd_duplicates(archive: Archive, args: argparse.Namespace) -> int:
 
 WITHOUT_ARCHIVE = frozenset({"evaluate", *SERVER_COMMANDS})
 """Commands that never open the user's archive (evaluate builds a temporary one)."""
+
+CREATING = frozenset({"add"})
+"""Commands that create the archive when it does not exist; the others refuse a folder holding none."""
 
 COMMANDS = {"add": cmd_add, "search": cmd_search, "history": cmd_history, "status": cmd_status,
             "reindex": cmd_reindex, "check": cmd_check, "export": cmd_export,

@@ -72,6 +72,8 @@ def test_add_search_history_status_end_to_end(tmp_path: Path) -> None:
 
 def test_errors_are_one_line_messages_with_non_zero_exit(tmp_path: Path) -> None:
     archive = tmp_path / "archive"
+    (tmp_path / "none").mkdir()
+    run("add", str(tmp_path / "none"), archive=archive)  # an empty archive
     proc = run("history", "NOPE", archive=archive, check=False)
     assert proc.returncode == 1
     assert proc.stderr.strip() == "inspector-search: error: no equipment tagged 'NOPE' in this archive"
@@ -91,6 +93,9 @@ def test_errors_are_one_line_messages_with_non_zero_exit(tmp_path: Path) -> None
 def test_environment_variable_selects_the_archive(tmp_path: Path) -> None:
     archive = tmp_path / "from-env"
     env = dict(os.environ, INSPECTOR_SEARCH_ARCHIVE=str(archive))
+    (tmp_path / "none").mkdir()
+    subprocess.run([sys.executable, "-m", "inspector_search", "add", str(tmp_path / "none")], env=env, timeout=120,
+                   check=False, capture_output=True)
     proc = subprocess.run([sys.executable, "-m", "inspector_search", "status", "--json"], capture_output=True,
                           text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -29,12 +29,13 @@ from .atomic import atomic_write_bytes, leftover_temporary_files
 from .catalog import Catalog
 from .checking import ArchiveParts, check_archive, thumbnail_is_intact
 from .duplicates import DEFAULT_THRESHOLD, IDENTITY_THRESHOLD, duplicate_groups
-from .errors import InspectorSearchError, QueryError
+from .errors import InspectorSearchError, NotAnArchiveError, QueryError
 from .exporting import export_table
 from .extractor import FeatureExtractor, default_model_manifest, l2_normalise
 from .ingest import add_photos, read_source
 from .labels import labels_of
 from .locking import WriterLock
+from .names import resolve_name
 from .progress import Progress
 from .query_expansion import DEFAULT_NEIGHBOURS, expanded_queries, pinned_order, refined_first
 from .records import (
@@ -51,6 +52,7 @@ from .records import (
     Label,
     PhotoRecord,
     PreviewRow,
+    SearchFilter,
     SearchHit,
     SearchRequest,
     SkippedFile,
@@ -93,9 +95,13 @@ class Archive(LabelsMixin):
 
     @classmethod
     def open(cls, folder: Path | str, *, model: Path | None = None, threads: int | None = None,
-             policy: ProjectionPolicy | None = None) -> Archive:
-        """Open (creating if needed) the archive in ``folder`` with the given or the bundled model."""
+             policy: ProjectionPolicy | None = None, create: bool = True) -> Archive:
+        """Open the archive in ``folder`` with the given or the bundled model. With ``create`` (adding
+        photos, the app's first run) a missing archive is created; without it (reading: search, history,
+        status...) a folder holding no catalog raises NotAnArchiveError and nothing is written."""
         folder = Path(folder)
+        if not create:
+            _require_archive(folder)
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -294,10 +300,11 @@ class Archive(LabelsMixin):
         return _photo(rows[image_id], labels_of(self.catalog.conn, [image_id]).get(image_id, ()))
 
     def history(self, tag: str) -> EquipmentHistory:
-        """An equipment's inspections in date order, each with its photos and notes."""
+        """An equipment's inspections in date order, each with its photos and notes. The tag matches
+        case-insensitively when that is unambiguous; an unknown tag raises QueryError with the closest tags."""
         rows = self.catalog.equipment_rows(tag=tag)
-        if not rows:
-            raise QueryError(f"no equipment tagged {tag!r} in this archive")
+        if not rows:  # "p-101" for "P-101"; else QueryError with the closest tags
+            rows = self.catalog.equipment_rows(tag=resolve_name("equipment tagged", tag, self.equipment_tags()))
         equipment_id, record = rows[0][0], _equipment(rows[0])
         inspections: dict[int | None, list[tuple]] = {}
         for row in self.catalog.equipment_photo_rows(equipment_id):
@@ -316,6 +323,23 @@ class Archive(LabelsMixin):
     def sites(self) -> list[str]:
         """Site names, sorted."""
         return self.catalog.distinct("SELECT name FROM sites ORDER BY name")
+
+    def equipment_tags(self) -> list[str]:
+        """Equipment tags, sorted."""
+        return self.catalog.distinct("SELECT tag FROM equipment ORDER BY tag")
+
+    def resolve_filter(self, flt: SearchFilter) -> SearchFilter:
+        """``flt`` with its site, equipment tag and type spelled as the archive spells them (typed names
+        match case-insensitively); QueryError naming the value and the closest names for an unknown one.
+        A search itself takes names literally (an unknown one matches nothing): this is for typed input."""
+        changes = {}
+        for field, kind, known in (("site", "site", self.sites),
+                                   ("equipment_tag", "equipment tagged", self.equipment_tags),
+                                   ("equipment_type", "equipment type", self.equipment_types)):
+            value = getattr(flt, field)
+            if value is not None:
+                changes[field] = resolve_name(kind, value, known())
+        return replace(flt, **changes) if changes else flt
 
     def equipment_types(self) -> list[str]:
         """Equipment types in use, sorted."""
@@ -411,6 +435,16 @@ class Archive(LabelsMixin):
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(target, buffer.getvalue())
         return target
+
+
+def _require_archive(folder: Path) -> None:
+    """Raise NotAnArchiveError unless ``folder`` holds an archive's catalog (checked without writing)."""
+    if not folder.exists():
+        raise NotAnArchiveError(folder, "no such folder, so no archive")
+    if not folder.is_dir():
+        raise NotAnArchiveError(folder, "not a folder, so not an archive")
+    if not (folder / CATALOG_FILE).is_file():
+        raise NotAnArchiveError(folder, f"not an Inspector Search archive (it holds no {CATALOG_FILE})")
 
 
 def _photo(row: tuple, labels: tuple[Label, ...] = ()) -> PhotoRecord:

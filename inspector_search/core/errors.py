@@ -56,6 +56,15 @@ class QueryError(InspectorSearchError):
     """A search request is invalid (bad filter value, empty archive, bad crop box...)."""
 
 
+class NotAnArchiveError(InspectorSearchError):
+    """A folder named as an archive holds none (no catalog): a read was asked, so nothing is created."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
 class Cancelled(InspectorSearchError):
     """A long job was cancelled by the user; work committed so far is kept."""
 

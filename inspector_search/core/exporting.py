@@ -19,16 +19,21 @@ from .records import PhotoRecord, SearchHit
 EXPORT_FORMATS = ("csv", "html")
 COLUMNS = ("rank", "score", "image_id", "path", "equipment_tag", "equipment_name", "equipment_type", "site",
            "area", "inspected_on", "inspector", "notes", "labels")
+"""Columns of a search's matches; a catalog listing has no rank or score, so it leaves out the first two."""
+LISTING_COLUMNS = COLUMNS[2:]
 _FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 def export_table(items: Sequence[PhotoRecord | SearchHit], fmt: str, title: str = "Inspector Search") -> str:
-    """The photos (a catalog listing) or ranked hits (search results) as a CSV or HTML document."""
-    rows = [_cells(item) for item in items]
+    """The photos (a catalog listing, without rank and score columns) or ranked hits (search results,
+    with them) as a CSV or HTML document."""
+    ranked = any(isinstance(item, SearchHit) for item in items)
+    columns = COLUMNS if ranked else LISTING_COLUMNS
+    rows = [_cells(item)[len(COLUMNS) - len(columns):] for item in items]
     if fmt == "csv":
-        return _csv(rows)
+        return _csv(columns, rows, ranked)
     if fmt == "html":
-        return _html(rows, title)
+        return _html(columns, rows, title)
     raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
 
 
@@ -50,17 +55,18 @@ def safe_csv_cell(text: str) -> str:
     return safe
 
 
-def _csv(rows: list[tuple[str, ...]]) -> str:
+def _csv(columns: tuple[str, ...], rows: list[tuple[str, ...]], ranked: bool) -> str:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS)
+    writer.writerow(columns)
+    ours = 3 if ranked else 1  # rank, score, id: our numbers
     for row in rows:
-        writer.writerow(row[:3] + tuple(safe_csv_cell(cell) for cell in row[3:]))  # rank, score, id: our numbers
+        writer.writerow(row[:ours] + tuple(safe_csv_cell(cell) for cell in row[ours:]))
     return buffer.getvalue()
 
 
-def _html(rows: list[tuple[str, ...]], title: str) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in COLUMNS)
+def _html(columns: tuple[str, ...], rows: list[tuple[str, ...]], title: str) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
     body = "\n".join("<tr>" + "".join(f"<td>{html.escape(cell, quote=True)}</td>" for cell in row) + "</tr>"
                      for row in rows)
     return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>\n'
