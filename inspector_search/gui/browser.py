@@ -176,8 +176,7 @@ class ArchiveBrowser(QWidget):
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.summary)
         self.filter_edit.textChanged.connect(self._filter)
-        self.tree.activated.connect(self._activated)
-        self.tree.doubleClicked.connect(self._activated)
+        self.tree.activated.connect(self._activated)  # Enter, and the style's click (double on most): once
         self.tree.customContextMenuRequested.connect(self._context_menu)
 
     def set_equipment(self, records: list[EquipmentRecord]) -> None:

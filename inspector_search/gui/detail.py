@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 
 from inspector_search.core.records import PhotoRecord
 
+from .dates import human_timestamp
 from .results import format_date, photo_title
 from .thumbnails import ThumbnailLoader
 from .workers import TaskRunner
@@ -194,7 +195,7 @@ class DetailPane(QWidget):
             "date": format_date(photo.inspected_on) if photo.inspected_on else None,
             "inspector": photo.inspector,
             "notes": photo.notes,
-            "taken": photo.taken_at,
+            "taken": human_timestamp(photo.taken_at),
             "file": file_facts(photo, CHECKING_TEXT),
             "path": str(photo.path),
         }

@@ -140,6 +140,12 @@ class HistoryDialog(QDialog):
             lambda _p: archive.history(tag), self._show_history, self._show_error, name="history", context=self
         )
 
+    def shows(self, tag: str | None) -> bool:
+        """Whether this window is the history of ``tag`` (as asked for, or as the archive spells it)."""
+        if not tag:
+            return False
+        return tag == self.tag or (self.history is not None and tag == self.history.equipment.tag)
+
     def _show_history(self, history: EquipmentHistory) -> None:
         self.history = history
         equipment = history.equipment

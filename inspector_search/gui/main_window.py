@@ -411,8 +411,10 @@ class MainWindow(QMainWindow):
         menu.addAction(icon("copy"), "Copy path", lambda: self.copy_path(photo))
         menu.addSeparator()
         tag = photo.equipment_tag
-        history = menu.addAction(icon("history"), "Equipment history", lambda: self.show_history(tag))
-        history.setEnabled(bool(photo.equipment_tag))
+        shown_in = parent.window() if parent is not None else None
+        if not (isinstance(shown_in, HistoryDialog) and shown_in.shows(tag)):  # not the history already open
+            history = menu.addAction(icon("history"), "Equipment history", lambda: self.show_history(tag))
+            history.setEnabled(bool(photo.equipment_tag))
         score = self.results.score_of(photo.image_id)
         compare = menu.addAction(icon("compare"), "Compare with query", lambda: self.compare(photo, score))
         compare.setEnabled(self.query_pane.image is not None)
@@ -432,8 +434,14 @@ class MainWindow(QMainWindow):
             self.show_history(photo.equipment_tag)
 
     def show_history(self, tag: str | None) -> HistoryDialog | None:
+        """Open the history of ``tag``, or bring its window forward when it is already open."""
         if not tag:
             return None
+        for open_dialog in self.findChildren(HistoryDialog):
+            if open_dialog.isVisible() and open_dialog.shows(tag):
+                open_dialog.raise_()
+                open_dialog.activateWindow()
+                return open_dialog
         dialog = HistoryDialog(self.archive, tag, self.thumbnails, self._runner, self.photo_menu, self)
         dialog.photoActivated.connect(lambda photo: self.show_detail(photo, self.results.score_of(photo.image_id)))
         dialog.show()

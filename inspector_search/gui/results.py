@@ -27,6 +27,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemD
 
 from inspector_search.core.records import EquipmentHit, PhotoRecord, SearchHit
 
+from .dates import human_date
 from .thumbnails import ThumbnailLoader, cache_size_for
 
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -71,7 +72,8 @@ def photo_title(photo: PhotoRecord) -> str:
 
 
 def format_date(value: date | None) -> str:
-    return value.isoformat() if value is not None else "undated"
+    """An inspection date as people read it (``14 May 2023``), ``undated`` for none."""
+    return human_date(value)
 
 
 class ResultsModel(QAbstractListModel):

@@ -93,7 +93,7 @@ def test_browser_shows_sites_and_equipment_with_counts(qtbot, window) -> None:
     tag_index = proxy.index(0, 0, proxy.index(0, 0))
     assert tag_index.data(TAG_ROLE) == "WE-301"
     with qtbot.waitSignal(window.browser.historyRequested) as blocker:
-        window.browser.tree.doubleClicked.emit(tag_index)
+        window.browser.tree.activated.emit(tag_index)
     assert blocker.args == ["WE-301"]
     assert window.last_history is not None and window.last_history.tag == "WE-301"
     qtbot.addWidget(window.last_history)

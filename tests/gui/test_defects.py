@@ -1,0 +1,73 @@
+"""Defects found by trying the app as a new user would (issue 15), each pinned by a test."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from PySide6.QtCore import Qt
+
+from inspector_search.gui.browser import TAG_ROLE
+from inspector_search.gui.dates import human_date, human_timestamp
+from inspector_search.gui.history import HistoryDialog
+
+from .test_views import open_history
+
+
+def _equipment_index(window, tag: str):
+    proxy = window.browser.proxy
+    for site_row in range(proxy.rowCount()):
+        site = proxy.index(site_row, 0)
+        for row in range(proxy.rowCount(site)):
+            index = proxy.index(row, 0, site)
+            if index.data(TAG_ROLE) == tag:
+                return index
+    raise AssertionError(tag)
+
+
+def test_double_clicking_an_equipment_opens_one_history(qtbot, window) -> None:
+    window.browser_action.trigger()
+    tree = window.browser.tree
+    tree.expandAll()
+    index = _equipment_index(window, "PU-201")
+    qtbot.waitUntil(lambda: tree.visualRect(index).isValid())
+    centre = tree.visualRect(index).center()
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=centre)  # a double click: click, then
+    qtbot.mouseDClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=centre)  # the second press
+    qtbot.waitUntil(lambda: window.findChildren(HistoryDialog) != [], timeout=5000)
+    qtbot.wait(200)
+    dialogs = [d for d in window.findChildren(HistoryDialog) if d.isVisible()]
+    assert len(dialogs) == 1 and dialogs[0].tag == "PU-201"
+    # asking again (Enter in the tree, the toolbar) brings the same window forward
+    assert window.show_history("PU-201") is dialogs[0]
+    assert len([d for d in window.findChildren(HistoryDialog) if d.isVisible()]) == 1
+    qtbot.addWidget(dialogs[0])
+    dialogs[0].close()
+
+
+def test_history_menu_does_not_offer_the_history_already_open(qtbot, window) -> None:
+    dialog = open_history(qtbot, window, "FL-101")
+    strip = dialog.strips[0]
+    photo = strip.photos()[0]
+    texts = [a.text() for a in window.photo_menu(photo, strip).actions()]
+    assert "Equipment history" not in texts and "Open file" in texts
+    assert "Equipment history" in [a.text() for a in window.photo_menu(photo, window).actions()]
+    dialog.close()
+
+
+def test_dates_read_as_people_write_them(qtbot, window) -> None:
+    assert human_date(date(2023, 5, 14)) == "14 May 2023" and human_date(None) == "undated"
+    assert human_timestamp("2016-04-02T12:15:53") == "2 Apr 2016, 12:15"
+    assert human_timestamp("2016:04:02 12:15:53") == "2 Apr 2016, 12:15"
+    assert human_timestamp("2016-04-02") == "2 Apr 2016"
+    assert human_timestamp("sometime in spring") == "sometime in spring" and human_timestamp(None) is None
+    dialog = open_history(qtbot, window, "FL-101")
+    photo = dialog.strips[0].photos()[0]
+    window.show_detail(photo)
+    assert window.detail.labels["date"].text() == human_date(photo.inspected_on)
+    assert "T" not in window.detail.labels["date"].text() and "-" not in window.detail.labels["date"].text()
+    window.show_detail(replace(photo, taken_at="2016-04-02T12:15:53"))
+    assert window.detail.labels["taken"].text() == "2 Apr 2016, 12:15"
+    heading = dialog.strips[0].findChildren(type(dialog.heading))[0].text()
+    assert human_date(photo.inspected_on) in heading
+    dialog.close()
