@@ -282,14 +282,14 @@ class Archive(LabelsMixin):
 
     @staticmethod
     def group_by_equipment(hits: Sequence[SearchHit]) -> list[EquipmentHit]:
-        """Collapse ranked hits to one per equipment (its best-ranked photo + number of matching
-        photos), in the order of their best-ranked photos. Photos without equipment each stay their
-        own group."""
+        """Collapse ranked hits to one per equipment (its best-ranked photo, the number of its photos
+        among ``hits`` and those hits), in the order of their best-ranked photos. Photos without
+        equipment each stay their own group."""
         groups: dict[object, list[SearchHit]] = {}
         for hit in sorted(hits, key=lambda h: h.rank):
             key = hit.photo.equipment_tag or ("photo", hit.photo.image_id)
             groups.setdefault(key, []).append(hit)
-        return [EquipmentHit(n + 1, g[0].score, g[0].photo, len(g)) for n, g in enumerate(groups.values())]
+        return [EquipmentHit(n + 1, g[0].score, g[0].photo, len(g), tuple(g)) for n, g in enumerate(groups.values())]
 
     # -- reading -----------------------------------------------------------------------------------
     def photo(self, image_id: int) -> PhotoRecord:

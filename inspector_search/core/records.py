@@ -116,12 +116,14 @@ class SearchHit:
 
 @dataclass(frozen=True)
 class EquipmentHit:
-    """An equipment ranked by its best-matching photo, with how many of its photos matched."""
+    """An equipment ranked by its best-matching photo, with how many of its photos matched and
+    those matches themselves (``hits``, best-ranked first; the first is ``best``)."""
 
     rank: int
     score: float
     best: PhotoRecord
     match_count: int
+    hits: tuple[SearchHit, ...] = ()
 
 
 @dataclass(frozen=True)

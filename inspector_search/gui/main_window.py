@@ -37,7 +37,7 @@ from .history import HistoryDialog
 from .icons import app_icon, icon
 from .messages import describe_error
 from .query_pane import QueryPane
-from .results import Role
+from .results import GroupState, Role
 from .results_panel import ResultsPanel
 from .search_controller import SearchController
 from .settings import THUMBNAIL_SIZES, Preferences, WindowState
@@ -379,7 +379,10 @@ class MainWindow(QMainWindow):
             handler(photo)
 
     def open_detail(self, index: Any) -> None:
-        """Enter or double-click on a match: show it in the detail pane, reopening the pane if collapsed."""
+        """Enter or double-click on a match: show it in the detail pane, reopening the pane if collapsed;
+        on an equipment group: list its matching photos after it (or hide them again)."""
+        if self.results.toggle_group(index):
+            return
         self.show_detail(index.data(Role.PHOTO), index.data(Role.SCORE))
 
     def show_detail(self, photo: PhotoRecord, score: float | None = None) -> None:
@@ -425,7 +428,16 @@ class MainWindow(QMainWindow):
         index = view.indexAt(pos)
         if index.isValid():
             view.setCurrentIndex(index)
-            self.photo_menu(index.data(Role.PHOTO), view).exec(view.viewport().mapToGlobal(pos))
+            menu = self.photo_menu(index.data(Role.PHOTO), view)
+            state = index.data(Role.GROUP_STATE)
+            if state in (GroupState.COLLAPSED, GroupState.EXPANDED):
+                count = index.data(Role.MATCH_COUNT)
+                text = "Hide its photos" if state == GroupState.EXPANDED else f"List its {count} matching photos"
+                toggle = QAction(text, menu)
+                toggle.triggered.connect(lambda: self.results.toggle_group(index))
+                menu.insertAction(menu.actions()[0], toggle)
+                menu.insertSeparator(menu.actions()[1])
+            menu.exec(view.viewport().mapToGlobal(pos))
 
     # -- secondary windows ---------------------------------------------------------------------
     def show_current_history(self) -> None:

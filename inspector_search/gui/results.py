@@ -6,7 +6,7 @@ The same model and delegate also show photo strips without scores (equipment his
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import IntEnum
 from typing import Any
@@ -31,6 +31,8 @@ from .dates import human_date
 from .thumbnails import ThumbnailLoader, cache_size_for
 
 AnyIndex = QModelIndex | QPersistentModelIndex
+TOOLTIP_NOTE_LINES = 6
+TOOLTIP_NOTE_CHARS = 120
 
 
 class Role(IntEnum):
@@ -46,16 +48,29 @@ class Role(IntEnum):
     IMAGE_ID = Qt.ItemDataRole.UserRole + 8
     RANK = Qt.ItemDataRole.UserRole + 9
     THUMBNAIL_FAILED = Qt.ItemDataRole.UserRole + 10
+    GROUP_STATE = Qt.ItemDataRole.UserRole + 11  # None, or GroupState of a group / a group's photo
+    ITEM = Qt.ItemDataRole.UserRole + 12
+
+
+class GroupState(IntEnum):
+    """Where a row stands in grouped results."""
+
+    COLLAPSED = 1  # an equipment group, its photos hidden
+    EXPANDED = 2  # an equipment group, its photos listed after it
+    MEMBER = 3  # one photo of an expanded group
 
 
 @dataclass(frozen=True)
 class ResultItem:
-    """One row: a photo, with its score and rank when it is a match and its count when grouped."""
+    """One row: a photo, with its score and rank when it is a match, and when grouped its count and
+    member photos (``members``), or the group it belongs to (``group``)."""
 
     photo: PhotoRecord
     score: float | None = None
     rank: int | None = None
     match_count: int | None = None
+    members: tuple[ResultItem, ...] = ()
+    group: ResultItem | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_hit(cls, hit: SearchHit) -> ResultItem:
@@ -63,7 +78,14 @@ class ResultItem:
 
     @classmethod
     def from_group(cls, hit: EquipmentHit) -> ResultItem:
-        return cls(hit.best, hit.score, hit.rank, hit.match_count)
+        item = cls(hit.best, hit.score, hit.rank, hit.match_count)
+        members = tuple(ResultItem(h.photo, h.score, h.rank, group=item) for h in hit.hits)
+        object.__setattr__(item, "members", members)  # members point back at their group
+        return item
+
+    @property
+    def is_group(self) -> bool:
+        return self.match_count is not None
 
 
 def photo_title(photo: PhotoRecord) -> str:
@@ -83,6 +105,7 @@ class ResultsModel(QAbstractListModel):
         super().__init__(parent)
         self._items: list[ResultItem] = []
         self._rows_by_id: dict[int, list[int]] = {}
+        self._expanded: set[int] = set()
         self._thumbnails = thumbnails
         self._thumbnail_size = 256
         thumbnails.ready.connect(self._thumbnail_ready)
@@ -91,10 +114,49 @@ class ResultsModel(QAbstractListModel):
     def set_items(self, items: Iterable[ResultItem]) -> None:
         self.beginResetModel()
         self._items = list(items)
+        self._expanded = set()  # ids of the group items whose photos are listed
+        self._index_rows()
+        self.endResetModel()
+
+    def _index_rows(self) -> None:
         self._rows_by_id = {}
         for row, item in enumerate(self._items):
             self._rows_by_id.setdefault(item.photo.image_id, []).append(row)
-        self.endResetModel()
+
+    def is_expanded(self, row: int) -> bool:
+        return 0 <= row < len(self._items) and id(self._items[row]) in self._expanded
+
+    def set_expanded(self, row: int, expanded: bool) -> bool:
+        """List (or hide) a group's matching photos right after it; False if ``row`` is no group."""
+        if not 0 <= row < len(self._items) or not self._items[row].is_group:
+            return False
+        group = self._items[row]
+        if expanded == (id(group) in self._expanded):
+            return True
+        members = list(group.members[1:])  # the first is the group's own (best) photo
+        if expanded:
+            self._expanded.add(id(group))
+            if members:
+                self.beginInsertRows(QModelIndex(), row + 1, row + len(members))
+                self._items[row + 1 : row + 1] = members
+                self._index_rows()
+                self.endInsertRows()
+        else:
+            self._expanded.discard(id(group))
+            if members:
+                self.beginRemoveRows(QModelIndex(), row + 1, row + len(members))
+                del self._items[row + 1 : row + 1 + len(members)]
+                self._index_rows()
+                self.endRemoveRows()
+        self.dataChanged.emit(self.index(row), self.index(row), [Role.GROUP_STATE])
+        return True
+
+    def _group_state(self, item: ResultItem) -> GroupState | None:
+        if item.group is not None:
+            return GroupState.MEMBER
+        if item.is_group:
+            return GroupState.EXPANDED if id(item) in self._expanded else GroupState.COLLAPSED
+        return None
 
     def set_hits(self, hits: Iterable[SearchHit]) -> None:
         self.set_items(ResultItem.from_hit(hit) for hit in hits)
@@ -146,7 +208,10 @@ class ResultsModel(QAbstractListModel):
             Role.MATCH_COUNT: item.match_count,
             Role.IMAGE_ID: photo.image_id,
             Role.RANK: item.rank,
+            Role.ITEM: item,
         }
+        if role == Role.GROUP_STATE:
+            return self._group_state(item)
         return simple.get(role)  # type: ignore[call-overload]
 
     def roleNames(self) -> dict[int, bytes]:
@@ -156,13 +221,25 @@ class ResultsModel(QAbstractListModel):
 
     @staticmethod
     def _tooltip(item: ResultItem) -> str:
+        """Title, place and date, inspector, similarity, the notes (first lines) and the path."""
         photo = item.photo
         lines = [photo_title(photo)]
         if photo.equipment_name:
             lines.append(photo.equipment_name)
         lines.append(" · ".join(filter(None, [photo.site, photo.area, format_date(photo.inspected_on)])))
+        if photo.inspector:
+            lines.append(f"Inspector: {photo.inspector}")
         if item.score is not None:
             lines.append(f"Similarity {item.score:.3f}")
+        if item.is_group:
+            lines.append(f"{item.match_count} matching photo{'s' if item.match_count != 1 else ''} of this "
+                         "equipment — Enter or double-click lists them")
+        if photo.notes:
+            notes = photo.notes.strip().splitlines()
+            lines.append("Notes: " + notes[0][:TOOLTIP_NOTE_CHARS])
+            lines.extend(line[:TOOLTIP_NOTE_CHARS] for line in notes[1:TOOLTIP_NOTE_LINES])
+            if len(notes) > TOOLTIP_NOTE_LINES:
+                lines.append("…")
         lines.append(str(photo.path))
         return "\n".join(lines)
 
@@ -220,13 +297,26 @@ class ResultsProxy(QSortFilterProxyModel):
         score = self.sourceModel().index(source_row, 0, source_parent).data(Role.SCORE)
         return score is None or score >= self._min_score
 
+    def group_rows(self) -> list[int]:
+        """Proxy rows that are groups or plain matches (not the listed photos of a group)."""
+        return [row for row in range(self.rowCount())
+                if self.index(row, 0).data(Role.GROUP_STATE) != GroupState.MEMBER]
+
     def lessThan(self, left: AnyIndex, right: AnyIndex) -> bool:
         return self._key(left) < self._key(right)
 
     def _key(self, index: AnyIndex) -> tuple:
-        best_first = -(index.data(Role.RANK) or 0)  # a lower rank sorts "greater" in descending order
+        item: ResultItem | None = index.data(Role.ITEM)
+        if item is not None and item.group is not None:  # a group's photo: right after its group, by rank
+            return (*self._item_key(item.group), 0, -(item.rank or 0))
+        if item is None:
+            return (0,)
+        return (*self._item_key(item), 1, 0)
+
+    def _item_key(self, item: ResultItem) -> tuple:
+        best_first = -(item.rank or 0)  # a lower rank sorts "greater" in descending order
         if self._sort_key == "date":
-            return (index.data(Role.DATE) or date.min, best_first)
+            return (item.photo.inspected_on or date.min, best_first)
         return (best_first,)
 
 
@@ -271,6 +361,10 @@ class ThumbnailDelegate(QStyledItemDelegate):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         style = option.widget.style() if option.widget is not None else None
+        if index.data(Role.GROUP_STATE) == GroupState.MEMBER:  # a group's photo: set off from the groups
+            tint = QColor(option.palette.color(QPalette.ColorRole.Highlight))
+            tint.setAlpha(28)
+            painter.fillRect(option.rect.adjusted(1, 1, -1, -1), tint)
         if style is not None:
             style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, option.widget)
         rect = option.rect.adjusted(self.PADDING, self.PADDING, -self.PADDING, -self.PADDING)
@@ -327,8 +421,12 @@ class ThumbnailDelegate(QStyledItemDelegate):
             (format_date(photo.inspected_on), False, muted_role),
         ]
         count = index.data(Role.MATCH_COUNT)
+        state = index.data(Role.GROUP_STATE)
         if self.show_match_count and count is not None:
-            lines.append((f"{count} matching photo{'s' if count != 1 else ''}", False, text_role))
+            arrow = "▾ " if state == GroupState.EXPANDED else ("▸ " if count > 1 else "")
+            lines.append((f"{arrow}{count} matching photo{'s' if count != 1 else ''}", False, text_role))
+        elif self.show_match_count and state == GroupState.MEMBER:
+            lines.append((f"↳ rank {index.data(Role.RANK)}", False, muted_role))
         top = rect.top()
         for text, bold, role in lines:
             font = QFont(option.font)

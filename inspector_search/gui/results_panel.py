@@ -21,7 +21,7 @@ from inspector_search.core.records import EquipmentHit, SearchHit
 from .icons import icon
 from .messages import plural
 from .query_pane import HINT
-from .results import PhotoGridView, ResultsModel, ResultsProxy, Role, ThumbnailDelegate
+from .results import GroupState, PhotoGridView, ResultsModel, ResultsProxy, Role, ThumbnailDelegate
 from .thumbnails import ThumbnailLoader
 
 EMPTY_ARCHIVE_TITLE = "Add photos to start"
@@ -182,7 +182,9 @@ class ResultsPanel(QWidget):
     def summary_text(self) -> str:
         """What the grid shows: matches passing the minimum similarity, and how many it hides."""
         grouped = self._showing == "groups"
-        total, shown = self.model.rowCount(), self.proxy.rowCount()
+        total = sum(1 for item in self.model.items() if item.group is None)
+        shown_rows = self.proxy.group_rows()
+        shown = len(shown_rows)
         if total == 0:
             if grouped:
                 return "No matching equipment. Try fewer filters or a lower minimum similarity."
@@ -192,7 +194,7 @@ class ResultsPanel(QWidget):
             found = f"{total} equipment" if grouped else plural(total, "matching photo")
             return f"None of the {found} is at least {minimum:.2f} similar. Lower the minimum similarity to see them."
         if grouped:
-            photos = sum(self.proxy.index(row, 0).data(Role.MATCH_COUNT) or 0 for row in range(shown))
+            photos = sum(self.proxy.index(row, 0).data(Role.MATCH_COUNT) or 0 for row in shown_rows)
             text = f"{shown} equipment with {plural(photos, 'matching photo')} ({self._seconds:.2f} s)"
         else:
             text = f"{plural(shown, 'matching photo')} ({self._seconds:.2f} s)"
@@ -210,6 +212,15 @@ class ResultsPanel(QWidget):
         self.delegate.set_thumbnail_size(size)
         self.model.set_thumbnail_pixels(size * self.devicePixelRatioF())
         self.view.doItemsLayout()
+
+    def toggle_group(self, index: QModelIndex) -> bool:
+        """List or hide the matching photos of the group at proxy ``index``; False if it is no group."""
+        if index.data(Role.GROUP_STATE) not in (GroupState.COLLAPSED, GroupState.EXPANDED):
+            return False
+        row = self.proxy.mapToSource(index).row()
+        self.model.set_expanded(row, not self.model.is_expanded(row))
+        self._update_summary()
+        return True
 
     # -- selection -----------------------------------------------------------------------------
     def score_of(self, image_id: int) -> float | None:

@@ -22,8 +22,9 @@ class SearchController(QObject):
     """``search(request)`` returns at once; ``resultsReady(results, request, seconds)`` or
     ``searchFailed(error, request)`` follow on the GUI thread, only for the latest request.
 
-    ``results`` are :class:`SearchHit` s, or :class:`EquipmentHit` s for a search by equipment
-    (``last_by_equipment`` says which)."""
+    ``results`` are :class:`SearchHit` s, or for a search by equipment the same hits grouped into
+    :class:`EquipmentHit` s (``last_by_equipment`` says which): a group counts its photos among the
+    ``top_k`` matches the request asked for, and holds them."""
 
     resultsReady = Signal(object, object, float)
     searchFailed = Signal(object, object)
@@ -56,7 +57,9 @@ class SearchController(QObject):
 
         def run(_progress: object) -> tuple[Results, float]:
             started = time.perf_counter()
-            results = archive.search_by_equipment(request) if by_equipment else archive.search(request)
+            results: Results = archive.search(request)
+            if by_equipment:  # the same matches, grouped: each group counts its photos among them
+                results = archive.group_by_equipment(results)
             return results, time.perf_counter() - started
 
         self._runner.submit(

@@ -71,3 +71,18 @@ def test_dates_read_as_people_write_them(qtbot, window) -> None:
     heading = dialog.strips[0].findChildren(type(dialog.heading))[0].text()
     assert human_date(photo.inspected_on) in heading
     dialog.close()
+
+
+def test_tile_tooltip_holds_inspector_and_notes(window) -> None:
+    from pathlib import Path
+
+    from inspector_search.core.records import PhotoRecord
+    from inspector_search.gui.results import ResultItem, ResultsModel
+
+    model = ResultsModel(window.thumbnails)
+    photo = PhotoRecord(7, Path("/photos/p.jpg"), equipment_tag="P-101", site="North", inspected_on=date(2023, 5, 14),
+                        inspector="Ann Inspector", notes="flange corroded\nbolt 3 loose")
+    model.set_items([ResultItem(photo, 0.91, 1)])
+    tip = model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    assert "Inspector: Ann Inspector" in tip and "Notes: flange corroded\nbolt 3 loose" in tip
+    assert "14 May 2023" in tip and "Similarity 0.910" in tip

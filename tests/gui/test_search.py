@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QObject, QPointF, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
 
-from inspector_search.gui.results import Role
+from inspector_search.gui.dates import human_date
+from inspector_search.gui.results import GroupState, Role
 
-from .conftest import PER_CLASS, PLANT
+from .conftest import PLANT
 from .helpers import drop_files
 
 
@@ -37,7 +39,7 @@ def test_dropped_photo_is_the_first_match_with_score_one(qtbot, window, query_ph
     assert window.detail.photo.path == query_photo
     assert window.detail.labels["tag"].text() == "FL-101"
     assert window.detail.labels["site"].text() == "site_A"
-    assert window.detail.labels["date"].text() == query_photo.parent.name
+    assert window.detail.labels["date"].text() == human_date(date.fromisoformat(query_photo.parent.name))
 
 
 def test_several_dropped_photos_search_the_first_and_queue_the_rest(qtbot, window, plant_photos: Path) -> None:
@@ -91,23 +93,43 @@ def test_drawing_a_region_with_the_mouse(qtbot, window, query_photo: Path) -> No
     assert 0.2 < x0 < 0.3 and 0.2 < y0 < 0.3 and 0.45 < x1 < 0.55 and 0.45 < y1 < 0.55
 
 
-def test_group_by_equipment_collapses_to_one_row_per_equipment(qtbot, window, query_photo: Path) -> None:
-    window.filters.top_k.setValue(5)  # fewer than any equipment's photos: grouping the 5 hits would undercount
+def test_group_by_equipment_counts_the_matches_shown_and_expands(qtbot, window, query_photo: Path) -> None:
+    window.filters.top_k.setValue(12)  # fewer than the archive's photos: the groups share these 12 matches
     search_by_drop(qtbot, window, [query_photo])
+    plain = window.results.model.items()
     with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
         window.group_action.setChecked(True)
     assert window.searcher.last_by_equipment
     groups = window.results.model.items()
-    assert sorted(item.photo.equipment_tag for item in groups) == sorted(tag for _site, tag in PLANT.values())
-    # Like the CLI's search --by-equipment: every photo of each equipment counts, not just the top 5.
-    assert [item.match_count for item in groups] == [PER_CLASS] * len(PLANT)
+    tags = [item.photo.equipment_tag for item in groups]
+    assert len(tags) == len(set(tags)) and set(tags) <= {tag for _site, tag in PLANT.values()}
+    # Each group counts its photos among the 12 matches (issue 15: it counted all its photos above the minimum).
+    assert sum(item.match_count for item in groups) == 12
+    for group in groups:
+        assert group.match_count == sum(p.photo.equipment_tag == group.photo.equipment_tag for p in plain)
     assert groups[0].photo.path == query_photo
     assert window.results.delegate.show_match_count
     summary = window.results.summary.text()
-    assert f"{len(PLANT)} equipment with {PER_CLASS * len(PLANT)} matching photos" in summary
+    assert f"{len(groups)} equipment with 12 matching photos" in summary
+
+    proxy = window.results.proxy
+    first = proxy.index(0, 0)
+    assert first.data(Role.GROUP_STATE) == GroupState.COLLAPSED
+    window.results.view.openRequested.emit(first)  # Enter or double-click on a group lists its photos
+    count = groups[0].match_count
+    assert proxy.rowCount() == len(groups) + count - 1
+    listed = [proxy.index(row, 0) for row in range(1, count)]
+    assert all(i.data(Role.GROUP_STATE) == GroupState.MEMBER for i in listed)
+    assert [i.data(Role.TAG) for i in listed] == [groups[0].photo.equipment_tag] * (count - 1)
+    assert [i.data(Role.RANK) for i in listed] == sorted(i.data(Role.RANK) for i in listed)
+    assert proxy.index(count, 0).data(Role.GROUP_STATE) == GroupState.COLLAPSED  # the next group follows
+    assert f"{len(groups)} equipment with 12 matching photos" in window.results.summary.text()
+    assert proxy.index(0, 0).data(Role.GROUP_STATE) == GroupState.EXPANDED
+    window.results.view.openRequested.emit(proxy.index(0, 0))
+    assert proxy.rowCount() == len(groups)
     with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
         window.group_action.setChecked(False)
-    assert len(window.results.model.items()) == 5
+    assert len(window.results.model.items()) == 12
 
 
 def test_grouped_match_counts_follow_the_minimum_similarity(qtbot, window, query_photo: Path) -> None:
@@ -119,7 +141,7 @@ def test_grouped_match_counts_follow_the_minimum_similarity(qtbot, window, query
     groups = window.results.model.items()
     assert groups[0].photo.path == query_photo
     assert all(item.score >= 0.95 for item in groups)
-    assert sum(item.match_count for item in groups) < PER_CLASS * len(PLANT)
+    assert sum(item.match_count for item in groups) < window.filters.top_k.value()
 
 
 def test_site_filter_reruns_the_search_in_the_archive(qtbot, window, query_photo: Path) -> None:
