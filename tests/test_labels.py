@@ -60,7 +60,7 @@ def test_assign_shows_in_search_results_history_and_export(archive: Archive, bui
     csv_text = archive.export(archive.listing(), "csv")
     header, *rows = csv_text.splitlines()
     assert header.endswith(",labels")
-    row = next(r for r in rows if r.split(",")[2] == str(ids[0]))
+    row = next(r for r in rows if r.split(",")[0] == str(ids[0]))  # a listing starts with image_id
     assert "defect=crack; tag=flange; tag=weld seam" in row
 
 
