@@ -14,20 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .cli_api import add_api_commands, cmd_serve, cmd_token
 from .cli_labels import add_label_command, cmd_label
 from .cli_shared import SERVER_COMMANDS, add_server_commands
 from .core.archive import ARCHIVE_ENV, Archive, default_archive_folder, evaluate_folder
 from .core.errors import InspectorSearchError, NotAnArchiveError
 from .core.progress import Progress, ProgressEvent
-from .core.records import (
-    AddReport,
-    ArchiveStatus,
-    EquipmentHistory,
-    EvaluationReport,
-    PhotoRecord,
-    SearchFilter,
-    SearchRequest,
-)
+from .core.records import AddReport, EvaluationReport, PhotoRecord, SearchFilter, SearchRequest
+from .json_shapes import add_json, history_json, hit_json, result_json, status_json
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -68,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_report_commands(sub)
     add_label_command(sub)
     add_server_commands(sub)
+    add_api_commands(sub, _at_least)
     sub.add_parser("gui", help="open the desktop app (the default without a command)")
     return parser
 
@@ -252,20 +247,10 @@ def cmd_add(archive: Archive, args: argparse.Namespace) -> int:
     finally:
         bar.finish()
     if args.json:
-        print(json.dumps(_add_json(report), ensure_ascii=False))
+        print(json.dumps(add_json(report), ensure_ascii=False))
     else:
         _print_add(report)
     return 0
-
-
-def _add_json(report: AddReport) -> dict[str, Any]:
-    return {
-        "scanned": report.scanned, "added": report.added, "unchanged": report.unchanged, "moved": report.moved,
-        "copies": report.copies, "updated_metadata": report.updated_metadata, "removed": report.removed,
-        "skipped": [{"path": str(s.path), "reason": s.reason} for s in report.skipped],
-        "metadata_errors": list(report.metadata_errors), "cancelled": report.cancelled,
-        "seconds": round(report.seconds, 3),
-    }
 
 
 def _print_add(report: AddReport) -> None:
@@ -290,10 +275,9 @@ def cmd_search(archive: Archive, args: argparse.Namespace) -> int:
                                 crop=args.crop, rotations=args.rotations, expansion=args.expansion)
         try:
             if args.by_equipment:
-                rows = [_result_json(h.rank, h.score, h.best) | {"match_count": h.match_count}
-                        for h in archive.search_by_equipment(request)]
+                rows = [hit_json(h) for h in archive.search_by_equipment(request)]
             else:
-                rows = [_result_json(h.rank, h.score, h.photo) for h in archive.search(request)]
+                rows = [hit_json(h) for h in archive.search(request)]
         except InspectorSearchError as exc:
             failures += 1
             print(f"inspector-search: error: {exc}", file=sys.stderr)
@@ -305,16 +289,6 @@ def cmd_search(archive: Archive, args: argparse.Namespace) -> int:
         else:
             _print_results(image, rows, args.by_equipment)
     return EXIT_ERROR if failures else 0
-
-
-def _result_json(rank: int, score: float, photo: PhotoRecord) -> dict[str, Any]:
-    return {
-        "rank": rank, "score": round(score, 5), "image_id": photo.image_id, "path": str(photo.path),
-        "equipment_tag": photo.equipment_tag, "equipment_type": photo.equipment_type, "site": photo.site,
-        "inspected_on": photo.inspected_on.isoformat() if photo.inspected_on else None,
-        "inspector": photo.inspector, "notes": photo.notes,
-        "labels": [{"kind": label.kind, "value": label.value} for label in photo.labels],
-    }
 
 
 def _print_results(image: Path, rows: list[dict[str, Any]], by_equipment: bool = False) -> None:
@@ -346,7 +320,7 @@ def _labels_text(labels: PhotoRecord | list[dict[str, str]]) -> str:
 def cmd_history(archive: Archive, args: argparse.Namespace) -> int:
     history = archive.history(args.tag)
     if args.json:
-        print(json.dumps(_history_json(history), ensure_ascii=False))
+        print(json.dumps(history_json(history), ensure_ascii=False))
         return 0
     eq = history.equipment
     print(f"{eq.tag}  {eq.name or ''}  type: {eq.type or '-'}  site: {eq.site or '-'}  area: {eq.area or '-'}  "
@@ -363,24 +337,10 @@ def cmd_history(archive: Archive, args: argparse.Namespace) -> int:
     return 0
 
 
-def _history_json(history: EquipmentHistory) -> dict[str, Any]:
-    eq = history.equipment
-    return {
-        "equipment": {"tag": eq.tag, "name": eq.name, "type": eq.type, "site": eq.site, "area": eq.area,
-                      "photo_count": eq.photo_count},
-        "inspections": [
-            {"inspected_on": i.inspected_on.isoformat() if i.inspected_on else None, "inspector": i.inspector,
-             "notes": i.notes, "photos": [{"image_id": p.image_id, "path": str(p.path),
-                                           "labels": [{"kind": x.kind, "value": x.value} for x in p.labels]}
-                                          for p in i.photos]}
-            for i in history.inspections],
-    }
-
-
 def cmd_status(archive: Archive, args: argparse.Namespace) -> int:
     status = archive.status()
     if args.json:
-        print(json.dumps(_status_json(status), ensure_ascii=False))
+        print(json.dumps(status_json(status), ensure_ascii=False))
         return 0
     print(f"archive:     {status.folder}")
     print(f"photos:      {status.photos} ({status.files} files, {status.deleted} deleted)")
@@ -394,18 +354,6 @@ def cmd_status(archive: Archive, args: argparse.Namespace) -> int:
     for message in status.messages:
         print(f"note:        {message}")
     return 0
-
-
-def _status_json(status: ArchiveStatus) -> dict[str, Any]:
-    return {
-        "archive": str(status.folder), "photos": status.photos, "files": status.files, "deleted": status.deleted,
-        "sites": status.sites, "equipment": status.equipment, "inspections": status.inspections,
-        "model": status.model_id, "feature_dim": status.feature_dim, "projection": status.projection,
-        "vector_dim": status.vector_dim, "index": {"state": status.index_state, "count": status.indexed},
-        "schema_version": status.schema_version,
-        "skipped": [{"path": str(s.path), "reason": s.reason, "seen_at": s.seen_at} for s in status.skipped],
-        "messages": list(status.messages),
-    }
 
 
 def cmd_reindex(archive: Archive, args: argparse.Namespace) -> int:
@@ -498,7 +446,7 @@ def cmd_duplicates(archive: Archive, args: argparse.Namespace) -> int:
     groups = archive.duplicates(threshold)
     if args.json:
         print(json.dumps({"threshold": threshold, "groups": [
-            {"similarity": round(g.similarity, 5), "photos": [_result_json(n + 1, g.similarity, p)
+            {"similarity": round(g.similarity, 5), "photos": [result_json(n + 1, g.similarity, p)
                                                                for n, p in enumerate(g.photos)]}
             for g in groups]}, ensure_ascii=False))
         return 0
@@ -510,12 +458,14 @@ def cmd_duplicates(archive: Archive, args: argparse.Namespace) -> int:
     return 0
 
 
-WITHOUT_ARCHIVE = frozenset({"evaluate", *SERVER_COMMANDS})
-"""Commands that never open the user's archive (evaluate builds a temporary one)."""
+WITHOUT_ARCHIVE = frozenset({"evaluate", "serve", "token", *SERVER_COMMANDS})
+"""Commands that do not get the opened archive: evaluate builds a temporary one, serve opens its own (one
+ONNX thread per search), token only touches the token file."""
 
 CREATING = frozenset({"add"})
 """Commands that create the archive when it does not exist; the others refuse a folder holding none."""
 
 COMMANDS = {"add": cmd_add, "search": cmd_search, "history": cmd_history, "status": cmd_status,
             "reindex": cmd_reindex, "check": cmd_check, "export": cmd_export,
-            "evaluate": cmd_evaluate, "duplicates": cmd_duplicates, "label": cmd_label, **SERVER_COMMANDS}
+            "evaluate": cmd_evaluate, "duplicates": cmd_duplicates, "label": cmd_label, "serve": cmd_serve,
+            "token": cmd_token, **SERVER_COMMANDS}

@@ -1,0 +1,197 @@
+"""The read routes: search, status, health, photos (metadata, thumbnail, image) and equipment history."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, JSONResponse
+from pydantic import BaseModel
+
+from .. import __version__
+from ..core.errors import ImageError, QueryError
+from ..core.records import SearchFilter, SearchRequest
+from ..json_shapes import history_json, hit_json, photo_json, status_json
+from .app import ApiState, needs, state
+from .limits import ApiError, check_image
+
+router = APIRouter(prefix="/v1")
+
+READ = needs("read")
+ApiDep = Annotated[ApiState, Depends(state)]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    """Every refusal: a 4xx (or 5xx) status with this body."""
+
+    error: ErrorBody
+
+
+class Label(BaseModel):
+    kind: str
+    value: str
+
+
+class Result(BaseModel):
+    """One ranked match, the same object as in ``inspector-search search --json``."""
+
+    rank: int
+    score: float
+    image_id: int
+    path: str
+    equipment_tag: str | None
+    equipment_type: str | None
+    site: str | None
+    inspected_on: str | None
+    inspector: str | None
+    notes: str | None
+    labels: list[Label]
+    match_count: int | None = None
+
+
+class QueryResults(BaseModel):
+    query: str
+    results: list[Result]
+
+
+class SearchResponse(BaseModel):
+    """One entry per uploaded image, in upload order."""
+
+    queries: list[QueryResults]
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in ((400, "bad input, named in the message"), (401, "no valid API token"),
+                         (403, "the token's scope does not allow this, or a path outside the allowed folders"),
+                         (404, "no such photo, equipment or job"), (413, "request or image too large"),
+                         (422, "a parameter is missing or malformed"))}
+
+
+def _crop(text: str | None) -> tuple[float, float, float, float] | None:
+    if text is None or text == "":
+        return None
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 4:
+        raise ApiError(400, "bad_query", f"crop: expected x0,y0,x1,y1 as fractions 0..1, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
+@router.post("/search", dependencies=[READ], response_model=SearchResponse, responses=ERRORS,
+             summary="Archive photos most like each uploaded image")
+def search(
+    api: ApiDep,
+    images: Annotated[list[UploadFile], File(description="one or more query photos")],
+    top_k: Annotated[int, Form(ge=1, description="results per query")] = 10,
+    site: Annotated[str | None, Form(description="only photos of this site")] = None,
+    equipment: Annotated[str | None, Form(description="only photos of this equipment tag")] = None,
+    type: Annotated[str | None, Form(description="only photos of this equipment type")] = None,  # noqa: A002
+    since: Annotated[date | None, Form(description="inspected on or after (YYYY-MM-DD)")] = None,
+    until: Annotated[date | None, Form(description="inspected on or before (YYYY-MM-DD)")] = None,
+    min_score: Annotated[float, Form(ge=-1.0, le=1.0, description="drop results below this similarity")] = 0.0,
+    by_equipment: Annotated[bool, Form(description="rank equipment by their best photo")] = False,
+    rotations: Annotated[bool, Form(description="also match the query turned by 90/180/270 degrees")] = False,
+    crop: Annotated[str | None, Form(description="search with this region: x0,y0,x1,y1 as fractions")] = None,
+    expansion: Annotated[int | None, Form(ge=0, description="query expansion neighbours (0 = off)")] = None,
+) -> JSONResponse:
+    """Ranked matches for each uploaded image, the same objects as ``search --json``; filters apply
+    during the search."""
+    archive = api.require_archive()
+    limits = api.settings
+    if len(images) > limits.max_images_per_search:
+        raise ApiError(413, "too_many_images", f"{len(images)} images in one search; this server takes at most "
+                                               f"{limits.max_images_per_search}")
+    if top_k > limits.max_top_k:
+        raise ApiError(400, "bad_query", f"top_k {top_k} exceeds this server's limit of {limits.max_top_k}")
+    box = _crop(crop)
+    flt = SearchFilter(site=site, equipment_tag=equipment, equipment_type=type, since=since, until=until)
+    queries = []
+    for number, upload in enumerate(images, start=1):
+        name = upload.filename or f"image {number}"
+        data = upload.file.read()
+        check_image(data, name, limits.max_image_pixels)
+        request = SearchRequest(image=data, top_k=top_k, filter=flt, min_score=min_score, crop=box,
+                                rotations=rotations, expansion=expansion)
+        try:
+            with api.inference:
+                hits = archive.search_by_equipment(request) if by_equipment else archive.search(request)
+        except ImageError as exc:
+            raise ApiError(400, "bad_image", f"{name}: {exc.reason}") from None
+        queries.append({"query": name, "results": [hit_json(h) for h in hits]})
+    return JSONResponse({"queries": queries})
+
+
+@router.get("/health", dependencies=[READ], summary="Whether the server is up and its archive open")
+def health(api: ApiDep) -> dict[str, Any]:
+    """``{"status": "ok"}`` while the server can answer; cheap, for monitoring."""
+    return {"status": "ok" if api.archive is not None else "no_archive", "version": __version__}
+
+
+@router.get("/status", dependencies=[READ], responses=ERRORS,
+            summary="Counts, model, index state and skipped files (as `status --json`)")
+def status(api: ApiDep) -> JSONResponse:
+    """The archive's status, the same object as ``inspector-search status --json``."""
+    return JSONResponse(status_json(api.require_archive().status()))
+
+
+def _photo_or_404(api: ApiState, image_id: int):  # noqa: ANN202
+    try:
+        return api.require_archive().photo(image_id)
+    except QueryError as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+
+
+PhotoId = Annotated[int, PathParam(ge=1, description="the photo's image_id")]
+
+
+@router.get("/photos/{image_id}", dependencies=[READ], responses=ERRORS, summary="One photo's metadata")
+def photo(api: ApiDep, image_id: PhotoId) -> JSONResponse:
+    """Everything the archive knows about one photo."""
+    return JSONResponse(photo_json(_photo_or_404(api, image_id)))
+
+
+@router.get("/photos/{image_id}/thumbnail", dependencies=[READ], responses=ERRORS, response_class=FileResponse,
+            summary="A JPEG thumbnail of one photo")
+def thumbnail(api: ApiDep, image_id: PhotoId,
+              size: Annotated[int, Query(ge=32, le=1024, description="longest side in pixels")] = 256) -> FileResponse:
+    """A JPEG at most ``size`` pixels on its longest side (cached in the archive)."""
+    archive = api.require_archive()
+    _photo_or_404(api, image_id)
+    try:
+        path = archive.thumbnail(image_id, size)
+    except ImageError as exc:
+        raise ApiError(410, "image_unreadable", f"photo {image_id}: {exc.reason}") from None
+    return FileResponse(path, media_type="image/jpeg")
+
+
+@router.get("/photos/{image_id}/image", dependencies=[READ], responses=ERRORS, response_class=FileResponse,
+            summary="The original photo file")
+def image(api: ApiDep, image_id: PhotoId) -> FileResponse:
+    """The photo file as it was added (only files the archive holds are ever served)."""
+    record = _photo_or_404(api, image_id)
+    path = Path(record.path)
+    if not path.is_file():
+        raise ApiError(410, "image_missing", f"photo {image_id}: its file {path} is no longer there")
+    return FileResponse(path, filename=path.name)
+
+
+@router.get("/equipment/{tag}/history", dependencies=[READ], responses=ERRORS,
+            summary="An equipment's inspections in date order (as `history --json`)")
+def history(api: ApiDep, tag: Annotated[str, PathParam(description="equipment tag")]) -> JSONResponse:
+    """The inspections of one equipment with photos and notes, the same object as ``history --json``."""
+    try:
+        found = api.require_archive().history(tag)
+    except QueryError as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+    return JSONResponse(history_json(found))
