@@ -83,7 +83,11 @@ def _add_daily_commands(sub: argparse._SubParsersAction) -> None:
 
     search = sub.add_parser("search", help="find archive photos similar to one or more images",
                             description="Search the archive with each image; filters apply during the search.")
-    search.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    search.add_argument("images", nargs="*", type=Path, metavar="IMAGE",
+                        help="query photos (none: search by --text alone)")
+    search.add_argument("--text", metavar="WORDS",
+                        help="only photos whose labels, notes, equipment, site or inspector hold every word "
+                             "(prefixes); without IMAGE, ranked by text relevance")
     search.add_argument("--top-k", "-k", type=_at_least(1), default=10, help="results per query (default 10)")
     search.add_argument("--site", help="only photos of this site")
     search.add_argument("--equipment", metavar="TAG", help="only photos of this equipment")
@@ -270,9 +274,14 @@ def cmd_search(archive: Archive, args: argparse.Namespace) -> int:
     flt = archive.resolve_filter(SearchFilter(site=args.site, equipment_tag=args.equipment,
                                               equipment_type=args.equipment_type, since=args.since, until=args.until))
     failures = 0
-    for image in args.images:
-        request = SearchRequest(image=image.absolute(), top_k=args.top_k, filter=flt, min_score=args.min_score,
-                                crop=args.crop, rotations=args.rotations, expansion=args.expansion)
+    if not args.images and not args.text:
+        print("inspector-search: error: give a query photo, --text WORDS, or both", file=sys.stderr)
+        return EXIT_USAGE
+    for image in args.images or [None]:
+        request = SearchRequest(image=image.absolute() if image else None, top_k=args.top_k, filter=flt,
+                                min_score=args.min_score, crop=args.crop, rotations=args.rotations,
+                                expansion=args.expansion, text=args.text)
+        query = str(image.absolute()) if image else None
         try:
             if args.by_equipment:
                 rows = [hit_json(h) for h in archive.search_by_equipment(request)]
@@ -282,16 +291,16 @@ def cmd_search(archive: Archive, args: argparse.Namespace) -> int:
             failures += 1
             print(f"inspector-search: error: {exc}", file=sys.stderr)
             if args.json:
-                print(json.dumps({"query": str(image.absolute()), "error": str(exc), "results": []}))
+                print(json.dumps({"query": query, "text": args.text, "error": str(exc), "results": []}))
             continue
         if args.json:
-            print(json.dumps({"query": str(image.absolute()), "results": rows}, ensure_ascii=False))
+            print(json.dumps({"query": query, "text": args.text, "results": rows}, ensure_ascii=False))
         else:
-            _print_results(image, rows, args.by_equipment)
+            _print_results(image or f"text: {args.text}", rows, args.by_equipment)
     return EXIT_ERROR if failures else 0
 
 
-def _print_results(image: Path, rows: list[dict[str, Any]], by_equipment: bool = False) -> None:
+def _print_results(image: Path | str, rows: list[dict[str, Any]], by_equipment: bool = False) -> None:
     """One block per match: rank, similarity, equipment, site, date, inspector and path, then the notes."""
     print(f"{image}:")
     if not rows:

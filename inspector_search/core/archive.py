@@ -57,6 +57,7 @@ from .records import (
     SearchRequest,
     SkippedFile,
 )
+from .text_search import text_matches, text_ranked
 from .vector_store import PCA_DIM_KEY, ProjectionPolicy, VectorStore
 
 if TYPE_CHECKING:
@@ -183,6 +184,8 @@ class Archive(LabelsMixin):
     # -- searching ----------------------------------------------------------------------------------
     def embed_query(self, request: SearchRequest) -> np.ndarray:
         """The raw feature vectors of a query photo (one, or four with ``rotations``)."""
+        if request.image is None:
+            raise QueryError("no query photo given")
         spec = self.extractor.spec
         min_side = min(spec.input_size)
         if request.crop is not None:
@@ -224,9 +227,14 @@ class Archive(LabelsMixin):
     def _ranked(self, request: SearchRequest, k: int) -> list[tuple[int, float]]:
         if request.top_k < 1:
             raise QueryError("top-k must be at least 1")
+        if request.image is None:
+            return self._text_ranked(request, k)
         self._load_store()
         self.refresh()
         allowed = None if request.filter.is_empty() else self.catalog.filtered_image_ids(request.filter)
+        if request.text is not None:
+            matched = text_matches(self.catalog.conn, request.text)
+            allowed = matched if allowed is None else np.intersect1d(allowed, matched, assume_unique=True)
         if allowed is not None and len(allowed) == 0:
             return []
         raw = self.embed_query(request)
@@ -238,6 +246,14 @@ class Archive(LabelsMixin):
                 order = self._expanded(raw, vectors, ranked, expansion, k, allowed)
                 ranked = list(zip(order, self.store.similarities(vectors, order).tolist(), strict=True))
         return [(i, s) for i, s in ranked if s >= request.min_score][:k]
+
+    def _text_ranked(self, request: SearchRequest, k: int) -> list[tuple[int, float]]:
+        """A search by words alone: photos by text relevance (BM25), within the metadata filter."""
+        if request.text is None:
+            raise QueryError("a search needs a photo or words to search for")
+        allowed = None if request.filter.is_empty() else self.catalog.filtered_image_ids(request.filter)
+        ranked = text_ranked(self.catalog.conn, request.text, k, allowed)
+        return [(i, s) for i, s in ranked if s >= request.min_score]
 
     def _nearest(self, vectors: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         """Indexed photos nearest to any of the query vectors, each with its best similarity."""

@@ -30,12 +30,13 @@ from .errors import CatalogError, SchemaTooNewError
 from .filter_columns import FilterColumns
 from .labels import LABELS_SCHEMA
 from .records import SearchFilter
+from .text_search import TEXT_SCHEMA
 
 if TYPE_CHECKING:
     import sqlite_utils
 
 APPLICATION_ID = 0x49535231  # "ISR1": marks the file as ours
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 QUICK_CHECK_MAX_BYTES = 256 * 1024 * 1024
 """Catalogs up to this size get SQLite's ``quick_check`` at every open (it reads the whole file: ~0.4 s
 per 256 MB from the page cache); bigger ones (256 MB is ~55k photos) only the O(1) truncation check,
@@ -74,7 +75,11 @@ CREATE TABLE skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL, seen_at TEXT 
 """
 
 # Named migrations: index i upgrades schema version i to i + 1. Version 0 is an empty file.
-MIGRATIONS: list[tuple[str, str]] = [("create schema v1", _SCHEMA_V1), ("labels and the label log", LABELS_SCHEMA)]
+MIGRATIONS: list[tuple[str, str]] = [
+    ("create schema v1", _SCHEMA_V1),
+    ("labels and the label log", LABELS_SCHEMA),
+    ("text search (FTS5) over labels, notes, equipment, sites, inspectors", TEXT_SCHEMA),
+]
 
 _PHOTO_COLUMNS = """
     i.id, i.width, i.height, i.taken_at, i.notes, i.extra, e.tag, e.name, e.type, s.name, e.area,

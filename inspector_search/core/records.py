@@ -35,15 +35,19 @@ class SearchRequest:
     best matches re-rank the results by query expansion (``None``: the archive's default, 0: off;
     see ``core.query_expansion``): the best of the plain matches by full features comes first, then
     the others in the order of the expanded query. Every hit's score is its similarity to the query.
+    ``text`` keeps only photos whose labels, notes, equipment, site or inspector hold every word
+    (``core.text_search``); with ``image`` ``None`` the photos are ranked by text relevance alone
+    (the score is then that relevance, 0 to 1).
     """
 
-    image: Path | bytes
+    image: Path | bytes | None
     top_k: int = 20
     filter: SearchFilter = field(default_factory=SearchFilter)
     min_score: float = 0.0
     crop: tuple[float, float, float, float] | None = None
     rotations: bool = False
     expansion: int | None = None
+    text: str | None = None
 
 
 @dataclass(frozen=True)
