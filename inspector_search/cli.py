@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -281,7 +282,7 @@ def cmd_search(archive: Archive, args: argparse.Namespace) -> int:
         request = SearchRequest(image=image.absolute() if image else None, top_k=args.top_k, filter=flt,
                                 min_score=args.min_score, crop=args.crop, rotations=args.rotations,
                                 expansion=args.expansion, text=args.text)
-        query = str(image.absolute()) if image else None
+        query = _shown(image.absolute()) if image else None
         try:
             if args.by_equipment:
                 rows = [hit_json(h) for h in archive.search_by_equipment(request)]
@@ -300,9 +301,14 @@ def cmd_search(archive: Archive, args: argparse.Namespace) -> int:
     return EXIT_ERROR if failures else 0
 
 
+def _shown(path: Path | str) -> str:
+    """A path as printable text: bytes of a name that are not UTF-8 (a Latin-1 ``caf\\xe9.jpg``) as escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def _print_results(image: Path | str, rows: list[dict[str, Any]], by_equipment: bool = False) -> None:
     """One block per match: rank, similarity, equipment, site, date, inspector and path, then the notes."""
-    print(f"{image}:")
+    print(f"{_shown(image)}:")
     if not rows:
         print("  (no matches)")
     elif by_equipment:

@@ -98,7 +98,8 @@ def _written_paths(name: str, args: str) -> list[str]:
 
 def foreign_writes(lines: Iterable[str], allowed: Iterable[Path], cwd: Path) -> list[str]:
     """Trace lines that write a file outside the ``allowed`` folders (relative paths are taken against
-    ``cwd``). ``/dev/null``, ``/dev/shm`` (POSIX semaphores) and ``/proc``/``/dev/pts`` are never files."""
+    ``cwd``). ``/dev/null``, ``/dev/shm`` (POSIX semaphores) and ``/proc``/``/dev/pts`` are never files;
+    creating the parents of an allowed folder is allowed."""
     roots = [os.path.realpath(p) for p in allowed]
     found = []
     for name, args, line in _calls(lines):
@@ -108,6 +109,8 @@ def foreign_writes(lines: Iterable[str], allowed: Iterable[Path], cwd: Path) -> 
             full = os.path.realpath(os.path.join(cwd, path))
             if full in ("/dev/null", "/dev/tty") or full.startswith(("/dev/shm/", "/proc/", "/dev/pts/")):
                 continue
+            if name in ("mkdir", "mkdirat") and any(root.startswith(full + os.sep) for root in roots):
+                continue  # a parent of an allowed folder (~/.local/share for the user data folder)
             if not any(full == root or full.startswith(root + os.sep) for root in roots):
                 found.append(line)
     return found

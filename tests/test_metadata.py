@@ -242,10 +242,12 @@ def test_preview_parses_only_first_rows(tmp_path: Path) -> None:
     assert [str(e) for e in bad.errors] == ["b.csv line 2: bad date 'soon' in inspected_on"]
 
 
-def test_csv_error_becomes_metadata_error(tmp_path: Path) -> None:
+def test_a_cell_over_the_limit_skips_only_its_row(tmp_path: Path) -> None:
     big = "x" * 200_000
-    with pytest.raises(MetadataError, match=r"^metadata\.csv line 2: field larger than field limit"):
-        read_metadata_csv(write_csv(tmp_path, f'path,notes\na.jpg,"{big}"\n'))
+    table = read_metadata_csv(write_csv(tmp_path, f'path,notes\na.jpg,"{big}"\nb.jpg,ok\n'))
+    assert [str(e) for e in table.errors] == [
+        "metadata.csv line 2: notes: a value of 200,000 characters, more than the 131,072 allowed"]
+    assert list(table.rows) == ["b.jpg"] and table.lines == {"b.jpg": 3}
 
 
 def test_unclosed_quote_is_not_swallowed(tmp_path: Path) -> None:

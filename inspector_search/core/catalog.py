@@ -367,6 +367,8 @@ class Catalog:
         result: dict[str, tuple[int, int, int, int]] = {}
         for root in roots:
             root_text = str(root)
+            if root_text.encode("utf-8", "surrogateescape") != root_text.encode("utf-8", "replace"):
+                continue  # a name that is not UTF-8 cannot be stored, so nothing below it is catalogued
             if Path(root_text).is_file() or not root_text:
                 rows = self.conn.execute("SELECT path, size, mtime_ns, image_id, deleted FROM files WHERE path = ?",
                                          (root_text,))

@@ -29,7 +29,7 @@ import numpy as np
 
 from .atomic import leftover_temporary_files
 from .catalog import Catalog
-from .errors import ArchiveBusyError, ImageError, IndexFileError
+from .errors import ArchiveBusyError, ImageError, IndexFileError, LockFileError
 from .extractor import FeatureExtractor
 from .imaging import PreprocessSpec, open_image, preprocess
 from .locking import WriterLock
@@ -82,9 +82,12 @@ def check_archive(parts: ArchiveParts, repair: bool = False, progress: Progress 
     rebuilt. The caller holds the writer lock when repairing. A damaged catalog stops the check."""
     progress = progress or Progress()
     findings = _Findings(repair)
-    if not repair and _writer_active(parts.writer):
+    writer = _writer_state(parts.writer) if not repair else "free"
+    if writer == "busy":
         findings.checked.append("note: another process is adding photos right now; differences between the "
                                 "catalog and the index may only be work in progress")
+    elif writer != "free":
+        findings.unrepairable.append(writer)
     progress.report(0, 5, "checking", "catalog")
     if not _check_catalog(parts.catalog, findings):
         return findings.report()
@@ -102,15 +105,18 @@ def check_archive(parts: ArchiveParts, repair: bool = False, progress: Progress 
     return findings.report()
 
 
-def _writer_active(writer: WriterLock) -> bool:
-    """Whether a writer (another process, or another thread of this one) holds the lock right now."""
+def _writer_state(writer: WriterLock) -> str:
+    """"busy" while a writer (another process, or another thread of this one) holds the lock, "free" when
+    none does, else why the lock file cannot be used (a finding: no add or repair could run)."""
     if writer.held:
-        return True
+        return "busy"
     try:
         with WriterLock(writer.path):  # a lock of its own: never disturbs the archive's
-            return False
-    except (ArchiveBusyError, OSError):
-        return True
+            return "free"
+    except ArchiveBusyError:
+        return "busy"
+    except LockFileError as exc:
+        return f"{exc}; add and check --repair cannot run until it is fixed"
 
 
 # -- the catalog -------------------------------------------------------------------------------------

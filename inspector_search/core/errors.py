@@ -48,6 +48,15 @@ class ArchiveBusyError(InspectorSearchError):
     """Another process is already writing to this archive."""
 
 
+class LockFileError(InspectorSearchError):
+    """The archive's lock file cannot be used (a folder in its place, not writable, a full disk...)."""
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"cannot use the lock file {self.path}: {reason}")
+
+
 class MetadataError(InspectorSearchError):
     """A metadata file or layout pattern cannot be used at all (not a row-level problem)."""
 

@@ -515,9 +515,30 @@ def iter_image_files(paths: Iterable[Path], on_error: Callable[[Path, str], None
             report(path, "not a regular file")
             continue
         for file in found:
-            if file not in yielded:  # a file named and also inside a named folder comes once
-                yielded.add(file)
+            if file in yielded:  # a file named and also inside a named folder comes once
+                continue
+            yielded.add(file)
+            if _storable_name(file):
                 yield file
+            else:
+                report(Path(printable_path(file)), UNSTORABLE_NAME)
+
+
+UNSTORABLE_NAME = "file name is not valid UTF-8 (rename the file; the archive stores names as UTF-8)"
+
+
+def _storable_name(path: Path) -> bool:
+    """Whether the catalog can store the path: on POSIX a name is bytes, and some are not UTF-8 (e.g. Latin-1)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable_path(path: Path | str) -> str:
+    """The path as text that can be stored and shown: bytes that are not UTF-8 written as ``\\xe9`` escapes."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def _ignore(path: Path, reason: str) -> None:

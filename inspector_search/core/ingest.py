@@ -91,6 +91,9 @@ class PhotoSource:
         self.layout = Layout(layout) if layout else None
         self.matched_rows: dict[str, str] = {}  # CSV row key -> the file it applies to
         self.ambiguous_rows: dict[str, list[str]] = {}  # rows matched by file name by several files
+        self._row_of: dict[str, str] = {}  # file -> the key of the CSV row applied to it
+        self._claims: dict[int, tuple[tuple[int, int | str], str, PhotoMetadata]] = {}  # photo -> its winner
+        self.conflicts: dict[tuple[str, str], str] = {}  # (winner, loser) file -> message
 
     def metadata_for(self, path: Path) -> PhotoMetadata | None:
         """Layout metadata overridden by the CSV row of this file, or ``None`` if neither applies."""
@@ -107,7 +110,41 @@ class PhotoSource:
             else:
                 row = self.table.rows[key]
                 found = row if found is None else found.merged(row)
+                self._row_of[str(path)] = key
         return None if found is None or found.is_empty() else found
+
+    def rank(self, path: Path) -> tuple[int, int | str]:
+        """Which file's metadata a photo keeps when byte-identical files get different metadata: the
+        lowest CSV line, then (folder layout only) the first path. Call after :meth:`metadata_for`."""
+        key = self._row_of.get(str(path))
+        if key is not None and self.table is not None:
+            return 0, self.table.lines.get(key, 0)
+        return 1, str(path)
+
+    def settle(self, image_id: int, path: Path, meta: PhotoMetadata | None) -> PhotoMetadata | None:
+        """``meta`` if this file's metadata is the one its photo keeps in this add, else ``None`` (and the
+        conflict is reported): a photo and its copy must not overwrite each other's metadata on every run."""
+        if meta is None:
+            return None
+        rank = self.rank(path)
+        claim = self._claims.get(image_id)
+        if claim is not None and claim[2] != meta:
+            (won, winner), (_, loser) = sorted([(claim[0], claim[1]), (rank, str(path))])
+            self.conflicts[(winner, loser)] = self._conflict(winner, loser, won)
+            if claim[0] <= rank:
+                return None
+        if claim is None or rank < claim[0]:
+            self._claims[image_id] = (rank, str(path), meta)
+        return meta
+
+    def _conflict(self, winner: str, loser: str, won: tuple[int, int | str]) -> str:
+        if won[0] == 0 and self.table is not None:
+            lines = [self.table.lines.get(self._row_of.get(p, ""), 0) for p in (winner, loser)]
+            where = (f"lines {lines[0]} and {lines[1]}" if lines[1] else f"line {lines[0]} and the folder layout")
+            return (f"{self.table.source.name} {where} give different metadata to one photo ({winner} and {loser} "
+                    f"are byte-identical files); line {lines[0]} is kept")
+        return (f"the folder layout gives different metadata to one photo ({winner} and {loser} are byte-identical "
+                f"files); {winner}'s is kept")
 
     def _root_of(self, path: Path) -> Path | None:
         for root in self.roots:
@@ -118,9 +155,9 @@ class PhotoSource:
     def metadata_problems(self) -> list[str]:
         """Row errors of the CSV, and how many of its rows matched no photo."""
         if self.table is None:
-            return []
+            return list(self.conflicts.values())
         name = self.table.source.name
-        problems = [str(e) for e in self.table.errors]
+        problems = [str(e) for e in self.table.errors] + list(self.conflicts.values())
         for key, paths in self.ambiguous_rows.items():
             problems.append(f"{name}: the row for {key!r} matches {len(paths)} photos by file name; applied only "
                             f"to {paths[0]} (give the row its folder)")
@@ -179,7 +216,7 @@ def _unchanged_or_todo(catalog: Catalog, source: PhotoSource, found: list[Path],
     """Files whose size and mtime match the catalog are unchanged (metadata still applied); the rest
     are returned as (path, size, mtime_ns) to hash and maybe embed."""
     todo: list[tuple[Path, int, int]] = []
-    updates: list[tuple[int, PhotoMetadata]] = []
+    candidates: list[tuple[int, Path, PhotoMetadata]] = []
     for path in found:
         try:
             st = path.stat()
@@ -191,9 +228,11 @@ def _unchanged_or_todo(catalog: Catalog, source: PhotoSource, found: list[Path],
             counts.unchanged += 1
             meta = source.metadata_for(path)
             if meta is not None:
-                updates.append((row[2], meta))
+                candidates.append((row[2], path, meta))
         else:
             todo.append((path, st.st_size, st.st_mtime_ns))
+    candidates.sort(key=lambda c: source.rank(c[1]))  # the winner of each photo first: losers change nothing
+    updates = [(i, m) for i, p, meta in candidates if (m := source.settle(i, p, meta)) is not None]
     if updates:
         with catalog.transaction() as conn:
             changed = sum(apply_metadata(catalog, conn, i, m) for i, m in updates)
@@ -337,13 +376,15 @@ def _commit(catalog: Catalog, store: VectorStore, extractor: FeatureExtractor, s
             new_rows.append(row)
             if previous is not None and previous != image_id:  # the file's content was replaced
                 replaced.extend(_orphan_if_unused(conn, previous))
-            apply_metadata(catalog, conn, image_id, source.metadata_for(Path(item.path)))
+            apply_metadata(catalog, conn, image_id, source.settle(image_id, Path(item.path),
+                                                                  source.metadata_for(Path(item.path))))
         for item in linked:
             previous = _photo_at(conn, item.path)
             revived.extend(_link_known(catalog, conn, item, counts))
             if previous is not None and previous != item.image_id:  # overwritten with a known photo's bytes
                 replaced.extend(_orphan_if_unused(conn, previous))
-            if apply_metadata(catalog, conn, item.image_id, source.metadata_for(Path(item.path))):
+            meta = source.settle(item.image_id, Path(item.path), source.metadata_for(Path(item.path)))
+            if apply_metadata(catalog, conn, item.image_id, meta):
                 counts.updated_metadata += 1
         catalog.bump_generation(conn)
     if new_ids:

@@ -6,12 +6,16 @@ leaves the archive locked.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from pathlib import Path
 from types import TracebackType
 
-from .errors import ArchiveBusyError
+from .errors import ArchiveBusyError, LockFileError
+
+_BUSY = {errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES, errno.EDEADLK}
+"""What the OS answers when another process holds the lock (flock: EWOULDBLOCK; msvcrt: EACCES/EDEADLK)."""
 
 
 class WriterLock:
@@ -22,20 +26,41 @@ class WriterLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        """Take the lock now or raise ArchiveBusyError naming the holder."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the lock now; ArchiveBusyError naming the holder, LockFileError if the file is unusable."""
+        fd = self._open()
         try:
             _lock(fd)
-        except OSError:
+        except OSError as exc:
             holder = _read_holder(fd)
             os.close(fd)
+            if exc.errno not in _BUSY:
+                reason = f"{exc.strerror or exc} (the file system may not support locks)"
+                raise LockFileError(self.path, reason) from None
             raise ArchiveBusyError(
                 f"another Inspector Search process{holder} is writing to {self.path.parent}; "
                 "try again when it has finished"
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+        except OSError as exc:
+            _unlock(fd)
+            os.close(fd)
+            raise LockFileError(self.path, f"cannot write to it ({exc.strerror or exc})") from None
         self._fd = fd
+
+    def _open(self) -> int:
+        """The lock file opened for writing (created if missing); LockFileError saying why it cannot be."""
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except IsADirectoryError:
+            reason = "a folder is in its place (remove the folder; the lock file is created again)"
+        except PermissionError:
+            reason = ("it is not writable by this user (give yourself write permission on it or delete it; "
+                      "it holds no data)") if self.path.exists() else "the archive folder is not writable"
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+        raise LockFileError(self.path, reason)
 
     def release(self) -> None:
         """Give the lock back (idempotent)."""

@@ -14,6 +14,8 @@ import io
 import os
 import posixpath
 import re
+import sys
+import threading
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -56,6 +58,9 @@ COLUMN_ALIASES: Mapping[str, str] = MappingProxyType(
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 _FOLD_CASE = os.name == "nt"  # Windows file names are case-insensitive; elsewhere keep case.
 _SNIFF_BYTES = 8192
+MAX_CELL_CHARS = 131_072
+"""Longest value one cell may hold (the csv module's own default limit); a longer one skips its row."""
+_FIELD_LIMIT_LOCK = threading.Lock()
 _DELIMITERS = ",;\t"
 _FORMULA = re.compile(r"[=+\-@][A-Za-z(]")
 _ABSOLUTE_KEY = re.compile(r"/|[A-Za-z]:/")
@@ -155,6 +160,7 @@ class MetadataTable:
     errors: list[RowError] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
     row_count: int = 0
+    lines: dict[str, int] = field(default_factory=dict)  # row key -> the physical line where its row starts
     _index: _LookupIndex | None = field(default=None, init=False, repr=False, compare=False)
 
     def lookup(self, file_path: Path, roots: Sequence[Path]) -> PhotoMetadata | None:
@@ -409,6 +415,11 @@ def _parse_row(
         elif value is not None:
             extra[column] = value
     raw_path = values.pop("path", None)
+    oversized = next((i for i, cell in enumerate(cells) if len(cell) > MAX_CELL_CHARS), None)
+    if oversized is not None:
+        column = columns[oversized] if oversized < len(columns) and columns[oversized] else f"column {oversized + 1}"
+        reason = f"{column}: a value of {len(cells[oversized]):,} characters, more than the {MAX_CELL_CHARS:,} allowed"
+        return RowError(line, None if raw_path and len(raw_path) > MAX_CELL_CHARS else raw_path, reason)
     if len(cells) > len(columns) and not _is_blank(cells[len(columns) :]):
         reason = f"{len(cells)} values but the header has {len(columns)} columns (unquoted delimiter?)"
         return RowError(line, raw_path, reason)
@@ -461,8 +472,20 @@ def read_metadata_csv(path: Path, max_preview_rows: int | None = None) -> Metada
     whole file is still decoded and counted). Raises :class:`MetadataError` when the file is unusable.
     """
     path = Path(path)
-    name = path.name
     text = _read_text(path)
+    # The csv module refuses a whole file at its first cell over its (process-wide) limit; lift it while this
+    # file is parsed, so such a row is reported and skipped by _parse_row and the others are imported.
+    with _FIELD_LIMIT_LOCK:
+        previous = csv.field_size_limit(sys.maxsize)
+        try:
+            return _read_table(path, text, max_preview_rows)
+        finally:
+            csv.field_size_limit(previous)
+
+
+def _read_table(path: Path, text: str, max_preview_rows: int | None) -> MetadataTable:
+    """The parsing half of :func:`read_metadata_csv`."""
+    name = path.name
     delimiter, sep_line = _pick_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True, strict=True)
     records = _records(reader, lambda: reader.line_num, name)
@@ -485,6 +508,7 @@ def read_metadata_csv(path: Path, max_preview_rows: int | None = None) -> Metada
             table.errors.append(replace(result, source=name))
         else:
             table.rows[result[0]] = result[1]
+            table.lines[result[0]] = line
     return table
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -122,3 +123,43 @@ def test_exports_never_let_a_cell_become_a_formula_or_markup(tmp_path: Path, pho
     query = sorted(photos.glob("*.jpg"))[1]
     ranked = list(csv.reader(io.StringIO(run_cli(archive, "export", "--query", str(query), "-k", "3").stdout)))
     assert [r[0] for r in ranked] == ["rank", "1", "2", "3"] and ranked[1][3] == str(query)
+
+
+def test_two_rows_for_byte_identical_files_keep_the_lowest_line_and_a_rerun_changes_nothing(
+        tmp_path: Path, photos: Path) -> None:
+    shutil.copy(photos / "photo1.jpg", photos / "copy-of-photo1.jpg")  # sorted before photo1.jpg
+    table = tmp_path / "export.csv"
+    table.write_text(HEADER + "photo1.jpg,A-1,pump,North,2024-05-01,Ann,seal weeping\n"
+                     "copy-of-photo1.jpg,B-2,valve,South,2024-06-02,Bob,flange ok\n"
+                     "photo2.jpg,C-3,pump,North,2024-05-03,Ann,\n", encoding="utf-8")
+    archive = tmp_path / "archive"
+    reports = [json.loads(run_cli(archive, "add", str(photos), "--metadata", str(table), "--json").stdout)
+               for _ in range(3)]
+    conflict = ("export.csv lines 2 and 3 give different metadata to one photo "
+                f"({photos / 'photo1.jpg'} and {photos / 'copy-of-photo1.jpg'} are byte-identical files); "
+                "line 2 is kept")
+    for report in reports:
+        assert report["metadata_errors"] == [conflict]
+    assert reports[0]["copies"] == 1 and reports[1]["updated_metadata"] == reports[2]["updated_metadata"] == 0
+    history = json.loads(run_cli(archive, "history", "A-1", "--json").stdout)
+    assert history["equipment"]["photo_count"] == 1 and history["inspections"][0]["inspector"] == "Ann"
+    assert json.loads(run_cli(archive, "history", "C-3", "--json").stdout)["inspections"]
+    with Archive.open(archive) as opened:
+        photo = photo_by_name(opened)["photo1.jpg"]
+        assert (photo.equipment_tag, photo.site, photo.inspector) == ("A-1", "North", "Ann")
+
+
+def test_a_cell_over_the_limit_skips_its_row_and_the_others_are_imported(tmp_path: Path, photos: Path) -> None:
+    huge = "corrosion " * 14_000  # 140,000 characters, quoted over several lines
+    table = tmp_path / "export.csv"
+    table.write_text(HEADER + "photo1.jpg,P-1,pump,North,2024-05-01,Ann,ok\n"
+                     f'photo2.jpg,P-2,pump,North,2024-05-01,Ann,"{huge}\nsecond line\nthird"\n'
+                     "photo3.jpg,P-3,pump,North,2024-05-01,Ann,ok\n", encoding="utf-8")
+    report = json.loads(run_cli(tmp_path / "archive", "add", str(photos), "--metadata", str(table), "--json").stdout)
+    assert report["added"] == 7
+    assert report["metadata_errors"] == [
+        "export.csv line 3: notes: a value of 140,018 characters, more than the 131,072 allowed"]
+    with Archive.open(tmp_path / "archive") as archive:
+        tags = {name: p.equipment_tag for name, p in photo_by_name(archive).items()}
+    assert (tags["photo1.jpg"], tags["photo2.jpg"], tags["photo3.jpg"]) == ("P-1", None, "P-3")
+    assert csv.field_size_limit() == 131_072  # the process-wide limit is given back

