@@ -181,6 +181,8 @@ def _decode(fp: BinaryIO, name: str, min_side: int) -> tuple[Image.Image, ImageI
     img = _identify(fp, name)
     fmt = img.format or "unknown"
     width, height = img.size
+    if fmt in ("JPEG", "MPO"):
+        _check_jpeg_holds_its_size(fp, name, width, height)
     try:
         if min_side and fmt in ("JPEG", "MPO"):
             _draft_jpeg(img, min_side)
@@ -287,6 +289,23 @@ def _quiet_bomb_warning() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         yield
+
+
+def _check_jpeg_holds_its_size(fp: BinaryIO, name: str, width: int, height: int) -> None:
+    """Refuse a JPEG whose header claims far more pixels than its data can hold.
+
+    libjpeg decodes such a file without an error: the blocks the data lacks come out as one flat colour,
+    and the photo would be indexed as a grey image of the claimed size. Every 8x8 block of the luminance
+    channel costs at least one bit with Huffman coding (a DC code; progressive files too), so a file
+    smaller than that bound cannot be complete. Real photos are hundreds of times above it.
+    """
+    blocks = -(-width // 8) * -(-height // 8)
+    needed = blocks // 8
+    size = fp.seek(0, os.SEEK_END)
+    fp.seek(0)
+    if size < needed:
+        raise ImageError(name, f"the header says {width}x{height} pixels but the file holds far too little data for "
+                               f"that ({size:,} bytes; a complete one needs at least {needed:,}): damaged or forged")
 
 
 def _draft_jpeg(img: ImageFile.ImageFile, min_side: int) -> None:
@@ -512,7 +531,7 @@ def iter_image_files(paths: Iterable[Path], on_error: Callable[[Path, str], None
         elif stat.S_ISREG(mode):
             found = (path,)
         else:
-            report(path, "not a regular file")
+            report(path, _special_kind(path))
             continue
         for file in found:
             if file in yielded:  # a file named and also inside a named folder comes once
@@ -541,6 +560,20 @@ def printable_path(path: Path | str) -> str:
     return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
+def _special_kind(path: Path) -> str:
+    """Why a path that is neither a folder nor a regular file is not read: what it is (a FIFO would block the
+    reader, a device like ``/dev/zero`` never ends)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        return _os_reason(path, exc)
+    kinds = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+    kind = next((name for test, name in kinds if test(mode)), "a special file")
+    via = "a symlink to " if os.path.islink(path) else ""
+    return f"not a regular file: {via}{kind}"
+
+
 def _ignore(path: Path, reason: str) -> None:
     """Default error sink of :func:`iter_image_files`."""
 
@@ -565,8 +598,10 @@ def _walk(root: Path, walked: set[str], report: Callable[[Path, str], None]) -> 
             elif entry.is_file():
                 if path.suffix.lower() in SUPPORTED_EXTENSIONS:
                     yield path
-            elif entry.is_symlink():
+            elif entry.is_symlink() and not os.path.exists(path):
                 report(path, "broken symlink")
+            elif path.suffix.lower() in SUPPORTED_EXTENSIONS or entry.is_symlink():
+                report(path, _special_kind(path))
         except OSError as exc:
             report(path, _os_reason(path, exc))
 

@@ -3,13 +3,17 @@ files posing as photos, a JPEG whose header lies, and what kills and damage can 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
+import struct
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from .harness import copy_archive, digests, neu_files, permissions_apply, run_cli
 
@@ -88,3 +92,46 @@ def test_an_unusable_lock_file_is_named_in_one_sentence(small_archive: tuple[Pat
     assert digests(archive) == before
     searched = run_cli(archive, "search", str(sorted(photos.iterdir())[0]), "-k", "1", preexec_fn=preexec)
     assert str(sorted(photos.iterdir())[0]) in searched.stdout  # readers need no lock
+
+
+def test_a_symlink_to_dev_zero_and_a_fifo_are_skipped_saying_what_they_are(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for source in neu_files("inclusion", 3):
+        shutil.copy(source, photos / source.name)
+    (photos / "endless.jpg").symlink_to("/dev/zero")
+    os.mkfifo(photos / "pipe.jpg")
+    (photos / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    os.mkfifo(photos / "notes.txt")  # not a photo type: not looked at, like any .txt
+    report = json.loads(run_cli(tmp_path / "archive", "add", str(photos), "--json", timeout=120).stdout)
+    reasons = {Path(item["path"]).name: item["reason"] for item in report["skipped"]}
+    assert reasons == {"endless.jpg": "not a regular file: a symlink to a character device",
+                       "pipe.jpg": "not a regular file: a named pipe (FIFO)", "gone.jpg": "broken symlink"}
+    assert report["added"] == 3
+    named = json.loads(run_cli(tmp_path / "archive", "add", str(photos / "pipe.jpg"), "--json", timeout=120).stdout)
+    assert named["skipped"][0]["reason"] == "not a regular file: a named pipe (FIFO)"
+
+
+def jpeg_claiming(width: int, height: int) -> bytes:
+    """A real 200x200 JPEG whose frame header (SOF0) was rewritten to claim ``width`` x ``height``."""
+    pixels = np.random.default_rng(0).integers(0, 255, (200, 200, 3), dtype=np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, "JPEG", quality=90)
+    data = bytearray(out.getvalue())
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def test_a_jpeg_whose_header_claims_more_than_its_data_holds_is_refused(tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "liar.jpg").write_bytes(jpeg_claiming(14000, 14000))
+    for progressive in (False, True):  # flat photos compress best; they must still pass, progressive or not
+        Image.new("RGB", (4000, 3000), (90, 90, 90)).save(photos / f"flat-{progressive}.jpg", progressive=progressive)
+    shutil.copy(neu_files("crazing", 1)[0], photos / "real.jpg")
+    report = json.loads(run_cli(tmp_path / "archive", "add", str(photos), "--json").stdout)
+    assert report["added"] == 3
+    (skipped,) = report["skipped"]
+    assert Path(skipped["path"]).name == "liar.jpg"
+    assert skipped["reason"].startswith("the header says 14000x14000 pixels but the file holds far too little data")
