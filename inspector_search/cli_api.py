@@ -137,6 +137,7 @@ def _listening_socket(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(2048)  # connections made as soon as the address is printed wait in the backlog
     except OSError as exc:
         sock.close()
         from .core.errors import InspectorSearchError

@@ -115,7 +115,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed"}
+        codes = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 429: "too_many_jobs"}
         return error_response(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
 
     @app.exception_handler(Exception)
@@ -128,7 +128,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 def create_app(archive: Archive | None = None, settings: ServerSettings | None = None,
                tokens: TokenStore | None = None) -> FastAPI:
     """The API application over ``archive`` (None: only for the OpenAPI document)."""
+    from .jobs import JobManager
     from .routes import router
+    from .routes_jobs import jobs_router
 
     settings = settings or ServerSettings()
     if tokens is None and archive is not None:
@@ -136,17 +138,21 @@ def create_app(archive: Archive | None = None, settings: ServerSettings | None =
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if api.jobs is not None:
+            api.jobs.start()
         yield
         if api.jobs is not None:
             api.jobs.stop()
 
     api = ApiState(archive, settings, tokens)
+    api.jobs = JobManager(archive, settings) if archive is not None else None
     app = FastAPI(title="Inspector Search API", version=__version__, docs_url=None, redoc_url=None, lifespan=lifespan,
                   description="Find earlier inspection photos like a new one. Every /v1 request needs "
                               "'Authorization: Bearer <token>' (see docs/api.md).")
     app.state.api = api
     _install_error_handlers(app)
     app.include_router(router)
+    app.include_router(jobs_router)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])

@@ -6,6 +6,7 @@ them into JSON.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import warnings
@@ -49,27 +50,29 @@ class BodySizeLimit:
                     await _send_error(send, 413, "too_large", _too_large(announced, self.limit))
                     return
         received = 0
-        started = False
+        started = refused = False
 
         async def counting_receive():  # noqa: ANN202
-            nonlocal received
+            nonlocal received, refused
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise _BodyTooLarge
+                    if not started and not refused:
+                        refused = True
+                        await _send_error(send, 413, "too_large", _too_large(received, self.limit, streamed=True))
+                    raise _BodyTooLarge  # the app may turn this into its own error: tracking_send drops that
             return message
 
         async def tracking_send(message) -> None:  # noqa: ANN001
             nonlocal started
+            if refused:
+                return
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
+        with contextlib.suppress(_BodyTooLarge):
             await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await _send_error(send, 413, "too_large", _too_large(received, self.limit, streamed=True))
 
 
 class _BodyTooLarge(Exception):

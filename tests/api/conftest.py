@@ -81,3 +81,44 @@ def served(plant: tuple[Path, Path]) -> Iterator[Served]:
     read, write = tokens_for(plant[0])
     with Archive.open(plant[0]) as archive, live_server(archive) as url:
         yield Served(url, archive, read, write)
+
+
+def wait_for_job(client: httpx.Client, job_id: str, until: frozenset[str] = frozenset({"done", "failed",
+                                                                                       "cancelled", "interrupted"}),
+                 timeout: float = 300, check=None) -> dict:  # noqa: ANN001 - check(job) -> bool
+    """Poll ``GET /v1/jobs/{id}`` until its state is in ``until`` (or ``check(job)`` holds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(f"/v1/jobs/{job_id}").json()
+        if job["state"] in until or (check is not None and check(job)):
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} still {job['state']} after {timeout} s: {job}")
+        time.sleep(0.1)
+
+
+def copy_photos(target: Path, count: int, start: int = 0) -> Path:
+    """``count`` real NEU-DET photos of the classes the plant archive does not hold, into ``target``."""
+    import shutil
+
+    from conftest import neu_sample
+
+    sources = neu_sample(300, NEU_CLASSES[4:])[start:start + count]
+    target.mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        shutil.copy2(source, target / f"{source.parent.name}-{source.name}")
+    return target
+
+
+@pytest.fixture
+def writable(plant: tuple[Path, Path], tmp_path: Path) -> Iterator[Served]:
+    """A private copy of the plant archive, served with ``tmp_path/imports`` as its import folder."""
+    import shutil
+
+    folder = tmp_path / "archive"
+    shutil.copytree(plant[0], folder, ignore=shutil.ignore_patterns("api_tokens.json", "lock"))
+    (tmp_path / "imports").mkdir()
+    read, write = tokens_for(folder)
+    settings = ServerSettings(import_folders=(tmp_path / "imports",), max_jobs=2)
+    with Archive.open(folder) as archive, live_server(archive, settings) as url:
+        yield Served(url, archive, read, write)
