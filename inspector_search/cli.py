@@ -93,6 +93,8 @@ def _add_daily_commands(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--site", help="only photos of this site")
     search.add_argument("--equipment", metavar="TAG", help="only photos of this equipment")
     search.add_argument("--type", dest="equipment_type", help="only photos of this equipment type")
+    search.add_argument("--area", help="only photos of equipment in this area")
+    search.add_argument("--inspector", help="only photos from this inspector's inspections")
     search.add_argument("--since", type=_iso_date, metavar="DATE", help="inspected on or after (YYYY-MM-DD)")
     search.add_argument("--until", type=_iso_date, metavar="DATE", help="inspected on or before (YYYY-MM-DD)")
     search.add_argument("--min-score", type=_similarity, default=0.0, help="drop results below this similarity")
@@ -273,7 +275,8 @@ def _print_add(report: AddReport) -> None:
 # -- search ----------------------------------------------------------------------------------------
 def cmd_search(archive: Archive, args: argparse.Namespace) -> int:
     flt = archive.resolve_filter(SearchFilter(site=args.site, equipment_tag=args.equipment,
-                                              equipment_type=args.equipment_type, since=args.since, until=args.until))
+                                              equipment_type=args.equipment_type, since=args.since, until=args.until,
+                                              area=args.area, inspector=args.inspector))
     failures = 0
     if not args.images and not args.text:
         print("inspector-search: error: give a query photo, --text WORDS, or both", file=sys.stderr)

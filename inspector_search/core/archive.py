@@ -32,6 +32,7 @@ from .duplicates import DEFAULT_THRESHOLD, IDENTITY_THRESHOLD, duplicate_groups
 from .errors import InspectorSearchError, NotAnArchiveError, QueryError
 from .exporting import export_table
 from .extractor import FeatureExtractor, default_model_manifest, l2_normalise
+from .filter_choices import read_filter_choices
 from .ingest import add_photos, read_source
 from .labels import labels_of
 from .locking import WriterLock
@@ -47,6 +48,7 @@ from .records import (
     EquipmentHit,
     EquipmentRecord,
     EvaluationReport,
+    FilterChoices,
     ImportPreview,
     InspectionRecord,
     Label,
@@ -351,11 +353,18 @@ class Archive(LabelsMixin):
         changes = {}
         for field, kind, known in (("site", "site", self.sites),
                                    ("equipment_tag", "equipment tagged", self.equipment_tags),
-                                   ("equipment_type", "equipment type", self.equipment_types)):
+                                   ("equipment_type", "equipment type", self.equipment_types),
+                                   ("area", "area", lambda: self.filter_choices().areas),
+                                   ("inspector", "inspector", lambda: self.filter_choices().inspectors)):
             value = getattr(flt, field)
             if value is not None:
                 changes[field] = resolve_name(kind, value, known())
         return replace(flt, **changes) if changes else flt
+
+    def filter_choices(self, site: str | None = None) -> FilterChoices:
+        """Equipment tags, types, areas and inspectors to filter by within ``site`` (or all sites), and
+        the span of the archive's inspection dates (see :mod:`~inspector_search.core.filter_choices`)."""
+        return read_filter_choices(self.catalog.conn, site)
 
     def equipment_types(self) -> list[str]:
         """Equipment types in use, sorted."""

@@ -33,8 +33,8 @@ _DAY = "CAST(replace(substr({}, 1, 10), '-', '') AS INTEGER)"
 
 @dataclass(frozen=True)
 class FilterColumns:
-    """Per live photo, ascending by id: effective site id, equipment id, equipment type code and
-    day as YYYYMMDD (-1 where absent)."""
+    """Per live photo, ascending by id: effective site id, equipment id, equipment type code, day as
+    YYYYMMDD, equipment area code and inspector code (-1 where absent)."""
 
     generation: int
     ids: np.ndarray
@@ -43,6 +43,10 @@ class FilterColumns:
     type: np.ndarray
     day: np.ndarray
     type_codes: Mapping[str, int]
+    area: np.ndarray
+    area_codes: Mapping[str, int]
+    inspector: np.ndarray
+    inspector_codes: Mapping[str, int]
 
     @classmethod
     def read(cls, conn: sqlite3.Connection, generation: int) -> FilterColumns:
@@ -55,18 +59,24 @@ class FilterColumns:
             dtype=[("id", "i8"), ("site", "i4"), ("equipment", "i4"), ("inspection", "i4"), ("taken", "i4")],
         )
         type_codes: dict[str, int] = {}
-        equipment = [(i, s, type_codes.setdefault(t, len(type_codes)) if t is not None else _NONE)
-                     for i, s, t in conn.execute("SELECT id, COALESCE(site_id, -1), type FROM equipment")]
+        area_codes: dict[str, int] = {}
+        equipment = [(i, s, _code(type_codes, t), _code(area_codes, a))
+                     for i, s, t, a in conn.execute("SELECT id, COALESCE(site_id, -1), type, area FROM equipment")]
         equipment_site = _lookup(equipment, 1)
         equipment_type = _lookup(equipment, 2)
-        inspection_day = _lookup(conn.execute(
-            f"SELECT id, COALESCE({_DAY.format('inspected_on')}, -1) FROM inspections").fetchall(), 1)
+        equipment_area = _lookup(equipment, 3)
+        inspector_codes: dict[str, int] = {}
+        inspections = [(i, d, _code(inspector_codes, who)) for i, d, who in conn.execute(
+            f"SELECT id, COALESCE({_DAY.format('inspected_on')}, -1), inspector FROM inspections")]
+        inspection_day = _lookup(inspections, 1)
+        inspection_inspector = _lookup(inspections, 2)
         site = np.where(photos["site"] >= 0, photos["site"], equipment_site[photos["equipment"]])
         inspected = inspection_day[photos["inspection"]]
         day = np.where(inspected > 0, inspected, photos["taken"])
         return cls(generation, photos["id"].copy(), site, photos["equipment"].copy(),
                    equipment_type[photos["equipment"]], np.where(day > 0, day, _NONE).astype(np.int32),
-                   type_codes)
+                   type_codes, equipment_area[photos["equipment"]], area_codes,
+                   inspection_inspector[photos["inspection"]], inspector_codes)
 
     def select(self, conn: sqlite3.Connection, flt: SearchFilter) -> np.ndarray:
         """Ids (ascending) of the live photos passing ``flt``; site and equipment names are looked up
@@ -78,11 +88,20 @@ class FilterColumns:
             passing &= self.equipment == _id_of(conn, "SELECT id FROM equipment WHERE tag = ?", flt.equipment_tag)
         if flt.equipment_type is not None:
             passing &= self.type == self.type_codes.get(flt.equipment_type, -2)
+        if flt.area is not None:
+            passing &= self.area == self.area_codes.get(flt.area, -2)
+        if flt.inspector is not None:
+            passing &= self.inspector == self.inspector_codes.get(flt.inspector, -2)
         if flt.since is not None:
             passing &= self.day >= _yyyymmdd(flt.since)
         if flt.until is not None:
             passing &= (self.day != _NONE) & (self.day <= _yyyymmdd(flt.until))
         return self.ids[passing]
+
+
+def _code(codes: dict[str, int], value: str | None) -> int:
+    """The small integer standing for ``value`` in ``codes`` (added if new), -1 for none."""
+    return _NONE if value is None else codes.setdefault(value, len(codes))
 
 
 def _lookup(rows: list[tuple[int, ...]], column: int) -> np.ndarray:

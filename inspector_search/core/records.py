@@ -20,9 +20,12 @@ class SearchFilter:
     equipment_type: str | None = None
     since: date | None = None
     until: date | None = None
+    area: str | None = None  # the equipment's area (unit, building) within its site
+    inspector: str | None = None  # who did the inspection
 
     def is_empty(self) -> bool:
-        return all(v is None for v in (self.site, self.equipment_tag, self.equipment_type, self.since, self.until))
+        return all(v is None for v in (self.site, self.equipment_tag, self.equipment_type, self.since, self.until,
+                                       self.area, self.inspector))
 
 
 @dataclass(frozen=True)
@@ -283,3 +286,16 @@ class DuplicateGroup:
 
     photos: tuple[PhotoRecord, ...]
     similarity: float
+
+
+@dataclass(frozen=True)
+class FilterChoices:
+    """What a search filter can choose from within one site (or the whole archive): equipment tags,
+    types, areas and inspectors in use, and the span of inspection dates (``None`` with no dated photo)."""
+
+    tags: tuple[str, ...]
+    types: tuple[str, ...]
+    areas: tuple[str, ...]
+    inspectors: tuple[str, ...]
+    first_day: date | None
+    last_day: date | None

@@ -182,6 +182,7 @@ class DetailPane(QWidget):
         self._facts_generation += 1
         self._facts_runner.drop_queued()
         if photo is None:
+            self.title.setText("<b>Details</b>")  # not the last photo's tag over an empty pane
             self.stack.setCurrentWidget(self.empty)
             return
         self.stack.setCurrentIndex(1)

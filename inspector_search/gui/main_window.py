@@ -197,6 +197,7 @@ class MainWindow(QMainWindow):
         self.query_pane.queryChanged.connect(self.run_search)
         self.filters.filtersChanged.connect(self._filters_changed)
         self.filters.minScoreChanged.connect(self._min_score_changed)
+        self.filters.siteChanged.connect(self._read_site_choices)
         self.group_action.toggled.connect(self._grouping_changed)
         self.searcher.resultsReady.connect(self._show_results)
         self.searcher.searchFailed.connect(self._search_failed)
@@ -258,13 +259,25 @@ class MainWindow(QMainWindow):
         """Re-read counts, sites, types and equipment on a worker; update status bar, filters, browser."""
         archive = self.archive
 
+        site = self.filters.search_filter().site
+
         def read(_progress: object) -> tuple:
-            return archive.status(), archive.sites(), archive.equipment_types(), archive.equipment()
+            return archive.status(), archive.sites(), archive.filter_choices(site), archive.equipment()
 
         self._runner.submit(read, self._status_read, self._status_failed)
 
+    def _read_site_choices(self, site: str | None) -> None:
+        """Narrow the equipment, type, area and inspector lists to ``site`` (read on a worker)."""
+        archive = self.archive
+
+        def shown(choices: Any) -> None:
+            if self.filters.search_filter().site == site:  # not a site chosen since
+                self.filters.set_site_choices(choices)
+
+        self._runner.submit(lambda _p: archive.filter_choices(site), shown, self._status_failed)
+
     def _status_read(self, result: tuple) -> None:
-        status, sites, types, equipment = result
+        status, sites, choices, equipment = result
         self.status = status
         self.photos_label.setText(
             f"{status.photos:,} photos · {status.equipment:,} equipment · {status.sites} sites"
@@ -273,7 +286,9 @@ class MainWindow(QMainWindow):
         skipped = len(status.skipped)
         self.skipped_button.setText(f"{skipped} skipped")
         self.skipped_button.setVisible(skipped > 0)
-        self.filters.set_choices(sites, types)
+        self.filters.set_choices(sites, list(choices.types))
+        self.filters.set_site_choices(choices)
+        self.filters.set_date_span(choices.first_day, choices.last_day)
         self.browser.set_equipment(equipment)
         if status.photos == 0:
             self.results.show_empty_archive()

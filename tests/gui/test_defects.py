@@ -86,3 +86,65 @@ def test_tile_tooltip_holds_inspector_and_notes(window) -> None:
     tip = model.index(0).data(Qt.ItemDataRole.ToolTipRole)
     assert "Inspector: Ann Inspector" in tip and "Notes: flange corroded\nbolt 3 loose" in tip
     assert "14 May 2023" in tip and "Similarity 0.910" in tip
+
+
+def _texts(combo) -> list[str]:
+    return [combo.itemText(i) for i in range(combo.count())]
+
+
+def test_filters_offer_what_the_chosen_site_holds_and_reset(qtbot, window, query_photo) -> None:
+    from .conftest import DATES, PLANT
+    from .helpers import drop_files
+
+    filters = window.filters
+    qtbot.waitUntil(lambda: filters.equipment_tag.count() > 1, timeout=10000)
+    assert _texts(filters.equipment_tag) == ["Any", *sorted(tag for _site, tag in PLANT.values())]
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        drop_files(window.query_pane, [query_photo])
+    assert not filters.reset_button.isEnabled()
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        filters.site.setCurrentText("site_A")
+    qtbot.waitUntil(lambda: _texts(filters.equipment_tag) == ["Any", "FL-101", "PU-201"], timeout=10000)
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        filters.equipment_tag.setCurrentText("PU-201")
+    request = window.searcher.last_request
+    assert (request.filter.site, request.filter.equipment_tag) == ("site_A", "PU-201")
+    assert {item.photo.equipment_tag for item in window.results.model.items()} == {"PU-201"}
+    # another site does not hold PU-201: the tag goes back to Any instead of hiding everything
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        filters.site.setCurrentText("site_B")
+    qtbot.waitUntil(lambda: _texts(filters.equipment_tag) == ["Any", "WE-301"], timeout=10000)
+    qtbot.waitUntil(lambda: window.searcher.last_request.filter.equipment_tag is None, timeout=10000)
+    assert filters.reset_button.isEnabled()
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        filters.reset_button.click()
+    assert window.searcher.last_request.filter.is_empty() and not filters.reset_button.isEnabled()
+    qtbot.waitUntil(lambda: len(_texts(filters.equipment_tag)) == 1 + len(PLANT), timeout=10000)
+    assert min(DATES) and filters.date_span() is not None
+
+
+def test_dates_default_to_the_archives_span(qtbot, window, query_photo) -> None:
+    from .conftest import DATES
+    from .helpers import drop_files
+
+    filters = window.filters
+    first, last = date.fromisoformat(min(DATES)), date.fromisoformat(max(DATES))
+    qtbot.waitUntil(lambda: filters.date_span() == (first, last), timeout=10000)
+    assert filters.since.date().toPython() == first and filters.until.date().toPython() == last
+    window.filters.top_k.setValue(100)
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        drop_files(window.query_pane, [query_photo])
+    everything = len(window.results.model.items())
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        filters.use_dates.setChecked(True)  # an old archive: the span still holds all its photos
+    assert window.searcher.last_request.filter.since == first
+    assert len(window.results.model.items()) == everything
+    # nothing in the span any more: no results, and the details say so instead of showing a stale tag
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        filters.since.setDate(filters.since.date().addYears(5))
+        filters.until.setDate(filters.until.date().addYears(5))
+    assert window.results.model.items() == []
+    assert window.detail.photo is None and window.detail.title.text() == "<b>Details</b>"
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        filters.reset()
+    assert filters.since.date().toPython() == first and not filters.use_dates.isChecked()
