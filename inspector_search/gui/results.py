@@ -338,23 +338,36 @@ class ThumbnailDelegate(QStyledItemDelegate):
     def __init__(self, thumbnail_size: int = 160, parent: Any = None) -> None:
         super().__init__(parent)
         self._thumbnail_size = thumbnail_size
+        self._drawn_size = thumbnail_size  # what the grid gives a thumbnail (PhotoGridView.fit_columns)
         self.show_match_count = False
 
     @property
     def thumbnail_size(self) -> int:
+        """The preferred thumbnail side (the View menu's size)."""
         return self._thumbnail_size
+
+    @property
+    def drawn_size(self) -> int:
+        """The thumbnail side actually painted: the preferred one stretched or shrunk to fill the row."""
+        return self._drawn_size
 
     def set_thumbnail_size(self, size: int) -> None:
         self._thumbnail_size = size
+        self._drawn_size = size
+
+    def set_drawn_size(self, size: int) -> None:
+        self._drawn_size = size
 
     def _text_lines(self) -> int:
         return 4 if self.show_match_count else 3
 
+    def cell_size(self, font: QFont, side: int | None = None) -> QSize:
+        """The cell for a thumbnail of ``side`` pixels (the drawn size by default) and its text lines."""
+        side = (self._drawn_size if side is None else side) + 2 * self.PADDING
+        return QSize(side, side + self.GAP + self._text_lines() * QFontMetrics(font).lineSpacing())
+
     def sizeHint(self, option: QStyleOptionViewItem, index: AnyIndex) -> QSize:
-        metrics = QFontMetrics(option.font)
-        side = self._thumbnail_size + 2 * self.PADDING
-        height = side + self.GAP + self._text_lines() * metrics.lineSpacing()
-        return QSize(side, height)
+        return self.cell_size(option.font)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: AnyIndex) -> None:
         painter.save()
@@ -368,7 +381,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
         if style is not None:
             style.drawPrimitive(QStyle.PrimitiveElement.PE_PanelItemViewItem, option, painter, option.widget)
         rect = option.rect.adjusted(self.PADDING, self.PADDING, -self.PADDING, -self.PADDING)
-        thumb_rect = QRect(rect.left(), rect.top(), rect.width(), self._thumbnail_size)
+        thumb_rect = QRect(rect.left(), rect.top(), rect.width(), min(self._drawn_size, rect.width()))
         self._paint_thumbnail(painter, option, index, thumb_rect)
         score = index.data(Role.SCORE)
         if score is not None:
@@ -441,12 +454,20 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
 
 class PhotoGridView(QListView):
-    """A grid of photo cells; Enter (or a double click) asks to open the current item."""
+    """A grid of photo cells; Enter (or a double click) asks to open the current item.
+
+    With :meth:`make_responsive` the cells fill the width: as many columns as fit at about the
+    preferred thumbnail size (at least ``MIN_COLUMNS`` while a cell keeps ``MIN_SIDE`` pixels), each
+    stretched so that no strip of the width stays empty (a justified grid)."""
 
     openRequested = Signal(QModelIndex)
+    drawnSizeChanged = Signal(int)
+    MIN_COLUMNS = 2
+    MIN_SIDE = 88
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
+        self._responsive = False
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
@@ -457,6 +478,44 @@ class PhotoGridView(QListView):
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.doubleClicked.connect(self.openRequested)
+
+    def make_responsive(self) -> None:
+        """Fit the columns to the width from now on (the results grid; history strips keep their size)."""
+        self._responsive = True
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)  # no width jump when it appears
+        self.fit_columns()
+
+    def columns_for(self, width: int, preferred: int) -> tuple[int, int]:
+        """(columns, thumbnail side) filling ``width`` with cells of about ``preferred`` pixels."""
+        delegate = self.itemDelegate()
+        padding = 2 * getattr(delegate, "PADDING", 0)
+        cell = preferred + padding
+        columns = max(1, round(width / cell))
+        if columns < self.MIN_COLUMNS and width // self.MIN_COLUMNS - padding >= self.MIN_SIDE:
+            columns = self.MIN_COLUMNS
+        return columns, max(width // columns - padding, 16)
+
+    def fit_columns(self) -> None:
+        delegate = self.itemDelegate()
+        if not self._responsive or not isinstance(delegate, ThumbnailDelegate):
+            return
+        width = self.viewport().width() - 1  # QListView wraps a row that reaches the viewport's last pixel
+        columns, side = self.columns_for(width, delegate.thumbnail_size)
+        cell = delegate.cell_size(self.font(), side)
+        cell.setWidth(width // columns)
+        if side != delegate.drawn_size or self.gridSize() != cell:
+            delegate.set_drawn_size(side)
+            self.setGridSize(cell)
+            self.drawnSizeChanged.emit(side)
+
+    def columns(self) -> int:
+        """How many cells a row holds now."""
+        grid = self.gridSize().width()
+        return max(1, (self.viewport().width() - 1) // grid) if grid > 0 else 1
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self.fit_columns()
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():

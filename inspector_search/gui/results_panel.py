@@ -120,11 +120,15 @@ class ResultsPanel(QWidget):
         self.delegate = ThumbnailDelegate(thumbnail_size, self.view)
         self.view.setItemDelegate(self.delegate)
         self.view.setModel(self.proxy)
+        self.view.setAccessibleName("Matching photos")
+        self.view.drawnSizeChanged.connect(
+            lambda side: self.model.set_thumbnail_pixels(side * self.devicePixelRatioF()))
         self.view.selectionModel().currentChanged.connect(self._current_changed)
         self.proxy.modelReset.connect(self._select_first)
         self.proxy.rowsInserted.connect(self._update_summary)
         self.proxy.rowsRemoved.connect(self._update_summary)
         layout.addWidget(self.view, 1)
+        self.view.make_responsive()
         self.set_thumbnail_size(thumbnail_size)
         return page
 
@@ -206,11 +210,13 @@ class ResultsPanel(QWidget):
         if grouped != self.grouped:
             self.grouped = grouped
             self.delegate.show_match_count = grouped
+            self.view.fit_columns()
             self.view.doItemsLayout()
 
     def set_thumbnail_size(self, size: int) -> None:
         self.delegate.set_thumbnail_size(size)
-        self.model.set_thumbnail_pixels(size * self.devicePixelRatioF())
+        self.view.fit_columns()
+        self.model.set_thumbnail_pixels(self.delegate.drawn_size * self.devicePixelRatioF())
         self.view.doItemsLayout()
 
     def toggle_group(self, index: QModelIndex) -> bool:

@@ -148,3 +148,26 @@ def test_dates_default_to_the_archives_span(qtbot, window, query_photo) -> None:
     with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
         filters.reset()
     assert filters.since.date().toPython() == first and not filters.use_dates.isChecked()
+
+
+def test_results_grid_fills_the_width(qtbot, window, query_photo) -> None:
+    from .helpers import drop_files
+
+    window.filters.top_k.setValue(24)
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        drop_files(window.query_pane, [query_photo])
+    view = window.results.view
+    for width, browser in ((1600, False), (1280, True), (1280, False)):
+        window.browser_dock.setVisible(browser)
+        window.resize(width, 800)
+        qtbot.waitUntil(lambda: view.gridSize().width() * (view.columns() + 1) > view.viewport().width() - 1)
+        unused = view.viewport().width() - view.columns() * view.gridSize().width()
+        assert 0 < unused <= view.columns(), (width, browser, unused)  # issue 15: ~120 px unused at 1600 px
+        assert view.columns() >= 2, (width, browser)  # issue 15: one column with the browser open at 1280 px
+        proxy = window.results.proxy
+        rects = [view.visualRect(proxy.index(n, 0)) for n in range(view.columns() + 1)]
+        assert len({r.top() for r in rects[:-1]}) == 1 and rects[-1].top() > rects[0].top()  # one full row
+        assert rects[0].width() >= view.gridSize().width() - 2 * window.results.delegate.PADDING
+    small = view.columns()
+    window.set_thumbnail_size(112)
+    assert view.columns() > small
