@@ -11,11 +11,14 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, Q
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMenu,
     QMessageBox,
     QProgressBar,
+    QScrollArea,
+    QSizePolicy,
     QSplitter,
     QToolBar,
     QToolButton,
@@ -86,7 +89,16 @@ class MainWindow(QMainWindow):
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(6, 6, 6, 6)
         left_layout.addWidget(self.query_pane, 1)
-        left_layout.addWidget(self.filters)
+        # In a scroll area: the filters never force a window taller than a small laptop's screen.
+        filter_scroll = QScrollArea()
+        filter_scroll.setWidget(self.filters)
+        filter_scroll.setWidgetResizable(True)
+        filter_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        filter_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        filter_scroll.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+        filter_scroll.setMinimumHeight(120)
+        filter_scroll.setMaximumHeight(self.filters.sizeHint().height() + 2)
+        left_layout.addWidget(filter_scroll)
         self.results = ResultsPanel(self.thumbnails, self.preferences.get("thumbnail_size"))
         self.detail = DetailPane(self.thumbnails)
         detail_box = QWidget()
