@@ -58,12 +58,15 @@ class Result(BaseModel):
 
 
 class QueryResults(BaseModel):
-    query: str
+    """``query`` is the uploaded file's name (None for a search by text alone)."""
+
+    query: str | None
+    text: str | None
     results: list[Result]
 
 
 class SearchResponse(BaseModel):
-    """One entry per uploaded image, in upload order."""
+    """One entry per uploaded image, in upload order (one entry for a search by text alone)."""
 
     queries: list[QueryResults]
 
@@ -92,7 +95,10 @@ def _crop(text: str | None) -> tuple[float, float, float, float] | None:
              summary="Archive photos most like each uploaded image")
 def search(
     api: ApiDep,
-    images: Annotated[list[UploadFile], File(description="one or more query photos")],
+    images: Annotated[list[UploadFile] | None, File(description="query photos (none: search by text alone)")] = None,
+    text: Annotated[str | None, Form(description="only photos whose labels, notes, equipment, site or inspector "
+                                                 "hold every word (prefixes); without images, ranked by text "
+                                                 "relevance")] = None,
     top_k: Annotated[int, Form(ge=1, description="results per query")] = 10,
     site: Annotated[str | None, Form(description="only photos of this site")] = None,
     equipment: Annotated[str | None, Form(description="only photos of this equipment tag")] = None,
@@ -109,26 +115,33 @@ def search(
     during the search."""
     archive = api.require_archive()
     limits = api.settings
+    images = images or []
+    text = text if text and text.strip() else None
+    if not images and text is None:
+        raise ApiError(422, "invalid_request", "images: give one or more query photos, text, or both")
     if len(images) > limits.max_images_per_search:
         raise ApiError(413, "too_many_images", f"{len(images)} images in one search; this server takes at most "
                                                f"{limits.max_images_per_search}")
     if top_k > limits.max_top_k:
         raise ApiError(400, "bad_query", f"top_k {top_k} exceeds this server's limit of {limits.max_top_k}")
     box = _crop(crop)
-    flt = SearchFilter(site=site, equipment_tag=equipment, equipment_type=type, since=since, until=until)
+    flt = archive.resolve_filter(SearchFilter(site=site, equipment_tag=equipment, equipment_type=type,
+                                              since=since, until=until))
     queries = []
-    for number, upload in enumerate(images, start=1):
-        name = upload.filename or f"image {number}"
-        data = upload.file.read()
-        check_image(data, name, limits.max_image_pixels)
+    for number, upload in enumerate(images or [None], start=1):
+        name, data = None, None
+        if upload is not None:
+            name = upload.filename or f"image {number}"
+            data = upload.file.read()
+            check_image(data, name, limits.max_image_pixels)
         request = SearchRequest(image=data, top_k=top_k, filter=flt, min_score=min_score, crop=box,
-                                rotations=rotations, expansion=expansion)
+                                rotations=rotations, expansion=expansion, text=text)
         try:
             with api.inference:
                 hits = archive.search_by_equipment(request) if by_equipment else archive.search(request)
         except ImageError as exc:
             raise ApiError(400, "bad_image", f"{name}: {exc.reason}") from None
-        queries.append({"query": name, "results": [hit_json(h) for h in hits]})
+        queries.append({"query": name, "text": text, "results": [hit_json(h) for h in hits]})
     return JSONResponse({"queries": queries})
 
 

@@ -126,3 +126,28 @@ def test_unknown_routes_and_methods_are_json_errors(served: Served) -> None:
         wrong = client.delete("/v1/status")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_text_search_alone_and_with_an_image_equals_the_cli(served: Served, plant: tuple[Path, Path]) -> None:
+    query = photos_of(plant)[2]
+    with served.client() as client:
+        alone = client.post("/v1/search", data={"text": "South", "top_k": "30"})
+        both = client.post("/v1/search", files=upload(query), data={"text": "south", "top_k": "5"})
+        neither = client.post("/v1/search", data={"top_k": "5"})
+    assert alone.status_code == 200, alone.text
+    (entry,) = alone.json()["queries"]
+    assert entry["query"] is None and entry["text"] == "South"
+    assert len(entry["results"]) == 12 and {r["site"] for r in entry["results"]} == {"South"}
+    assert entry["results"] == cli_search(plant[0], "--text", "South", "-k", "30")[0]["results"]
+    assert both.json()["queries"][0]["results"] == cli_search(plant[0], str(query), "--text", "south",
+                                                              "-k", "5")[0]["results"]
+    assert neither.status_code == 422 and "text" in neither.json()["error"]["message"]
+
+
+def test_filter_names_are_matched_as_the_cli_matches_them(served: Served, plant: tuple[Path, Path]) -> None:
+    query = photos_of(plant)[0]
+    with served.client() as client:
+        lower = client.post("/v1/search", files=upload(query), data={"site": "north", "top_k": "3"})
+        unknown = client.post("/v1/search", files=upload(query), data={"site": "Nort-East"})
+    assert lower.status_code == 200 and {r["site"] for r in lower.json()["queries"][0]["results"]} == {"North"}
+    assert unknown.status_code == 400 and "Nort-East" in unknown.json()["error"]["message"]
