@@ -89,6 +89,11 @@ def _add_daily_commands(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--text", metavar="WORDS",
                         help="only photos whose labels, notes, equipment, site or inspector hold every word "
                              "(prefixes); without IMAGE, ranked by text relevance")
+    search.add_argument("--like", action="append", type=int, default=[], metavar="ID",
+                        help="more like this archive photo: refines the query towards it (repeatable; "
+                             "without IMAGE the liked photos are the query)")
+    search.add_argument("--unlike", action="append", type=int, default=[], metavar="ID",
+                        help="less like this archive photo: refines the query away from it (repeatable)")
     search.add_argument("--top-k", "-k", type=_at_least(1), default=10, help="results per query (default 10)")
     search.add_argument("--site", help="only photos of this site")
     search.add_argument("--equipment", metavar="TAG", help="only photos of this equipment")
@@ -278,13 +283,14 @@ def cmd_search(archive: Archive, args: argparse.Namespace) -> int:
                                               equipment_type=args.equipment_type, since=args.since, until=args.until,
                                               area=args.area, inspector=args.inspector))
     failures = 0
-    if not args.images and not args.text:
-        print("inspector-search: error: give a query photo, --text WORDS, or both", file=sys.stderr)
+    if not args.images and not args.text and not args.like:
+        print("inspector-search: error: give a query photo, --text WORDS or --like ID", file=sys.stderr)
         return EXIT_USAGE
     for image in args.images or [None]:
         request = SearchRequest(image=image.absolute() if image else None, top_k=args.top_k, filter=flt,
                                 min_score=args.min_score, crop=args.crop, rotations=args.rotations,
-                                expansion=args.expansion, text=args.text)
+                                expansion=args.expansion, text=args.text, like=tuple(args.like),
+                                unlike=tuple(args.unlike))
         query = _shown(image.absolute()) if image else None
         try:
             if args.by_equipment:
@@ -300,7 +306,8 @@ def cmd_search(archive: Archive, args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"query": query, "text": args.text, "results": rows}, ensure_ascii=False))
         else:
-            _print_results(image or f"text: {args.text}", rows, args.by_equipment)
+            _print_results(image or (f"text: {args.text}" if args.text else f"like: {args.like}"), rows,
+                           args.by_equipment)
     return EXIT_ERROR if failures else 0
 
 

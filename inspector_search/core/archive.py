@@ -32,6 +32,7 @@ from .duplicates import DEFAULT_THRESHOLD, IDENTITY_THRESHOLD, duplicate_groups
 from .errors import InspectorSearchError, NotAnArchiveError, QueryError
 from .exporting import export_table
 from .extractor import FeatureExtractor, default_model_manifest, l2_normalise
+from .feedback import MAX_MARKED, rocchio
 from .filter_choices import read_filter_choices
 from .ingest import add_photos, read_source
 from .labels import labels_of
@@ -229,8 +230,10 @@ class Archive(LabelsMixin):
     def _ranked(self, request: SearchRequest, k: int) -> list[tuple[int, float]]:
         if request.top_k < 1:
             raise QueryError("top-k must be at least 1")
-        if request.image is None:
+        if request.image is None and not request.like:
             return self._text_ranked(request, k)
+        if len(request.like) + len(request.unlike) > MAX_MARKED:
+            raise QueryError(f"at most {MAX_MARKED} photos can be marked more or less like the query")
         self._load_store()
         self.refresh()
         allowed = None if request.filter.is_empty() else self.catalog.filtered_image_ids(request.filter)
@@ -239,10 +242,14 @@ class Archive(LabelsMixin):
             allowed = matched if allowed is None else np.intersect1d(allowed, matched, assume_unique=True)
         if allowed is not None and len(allowed) == 0:
             return []
-        raw = self.embed_query(request)
+        raw = self.embed_query(request) if request.image is not None else self._marked_features(request.like)
         expansion = DEFAULT_NEIGHBOURS if request.expansion is None else max(request.expansion, 0)
         with self.store.consistent():  # a refit by an add in another thread waits until this search is done
             vectors = self.store.project(raw)
+            if request.like or request.unlike:
+                liked = self.store.project(self._marked_features(request.like))
+                unliked = self.store.project(self._marked_features(request.unlike))
+                vectors = rocchio(vectors if request.image is not None else vectors[:0], liked, unliked)
             ranked = self._nearest(vectors, max(k, expansion), allowed)
             if expansion and ranked:
                 order = self._expanded(raw, vectors, ranked, expansion, k, allowed)
@@ -280,6 +287,14 @@ class Archive(LabelsMixin):
         query = expanded_queries(vectors[turn : turn + 1], neighbours[None], (neighbours @ vectors[turn])[None])
         first = ids[refined_first(raw, features)]
         return pinned_order(first, [i for i, _ in self._nearest(query, k, allowed)])
+
+    def _marked_features(self, ids: Sequence[int]) -> np.ndarray:
+        """Stored features of photos marked more/less like the query; unknown ids raise QueryError."""
+        kept, features = self._stored_features(list(dict.fromkeys(int(i) for i in ids)))
+        if len(kept) < len(set(ids)):
+            missing = sorted(set(ids) - set(kept))
+            raise QueryError(f"no photo with id {', '.join(map(str, missing[:5]))} in this archive to search like")
+        return features
 
     def _stored_features(self, ids: list[int]) -> tuple[list[int], np.ndarray]:
         """The stored raw features of the given photos, in the given order (photos without any left out)."""

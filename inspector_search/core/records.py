@@ -40,7 +40,9 @@ class SearchRequest:
     the others in the order of the expanded query. Every hit's score is its similarity to the query.
     ``text`` keeps only photos whose labels, notes, equipment, site or inspector hold every word
     (``core.text_search``); with ``image`` ``None`` the photos are ranked by text relevance alone
-    (the score is then that relevance, 0 to 1).
+    (the score is then that relevance, 0 to 1). ``like`` and ``unlike`` are ids of results marked
+    "more like this" / "less like this": the query moves towards and away from them
+    (``core.feedback``); with ``image`` ``None`` and some ``like``, the liked photos are the query.
     """
 
     image: Path | bytes | None
@@ -51,6 +53,8 @@ class SearchRequest:
     rotations: bool = False
     expansion: int | None = None
     text: str | None = None
+    like: tuple[int, ...] = ()
+    unlike: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

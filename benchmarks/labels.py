@@ -1,0 +1,111 @@
+"""What labels and marked results do for search, on the labelled shared data sets.
+
+Sections (numbers and what they mean: ``docs/quality.md``, "Labels"):
+
+- ``feedback``: mAP after one round of "more / less like this": each neu_det photo is searched
+  (leave-one-out, the app's ranking with query expansion), its 3 best results are marked like or
+  unlike by their true class, and the refined query (``core.feedback.rocchio``) is ranked again.
+
+Run from the project root (archives are built once and cached, see ``label_sets.py``)::
+
+    python benchmarks/labels.py [--sections feedback] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+from label_sets import LabelledSet, load
+
+from inspector_search.core.feedback import rocchio
+from inspector_search.core.query_expansion import DEFAULT_NEIGHBOURS, expanded_queries, refined_first
+
+CHUNK = 256
+
+
+def app_similarities(data: LabelledSet, queries: np.ndarray, rows: np.ndarray,
+                     expansion: int = DEFAULT_NEIGHBOURS) -> np.ndarray:
+    """Scores ordering the archive for each query vector as the app's search does (exact instead of
+    hnswlib): the query photo itself last (-inf), query expansion over the ``expansion`` best, the
+    best raw-feature match among them pinned first (+inf)."""
+    vectors = data.vectors
+    sims = queries @ vectors.T
+    sims[np.arange(rows.size), rows] = -np.inf
+    if expansion <= 0:
+        return sims
+    nearest = np.argsort(-sims, axis=1, kind="stable")[:, :expansion]
+    expanded = expanded_queries(queries, vectors[nearest], np.take_along_axis(sims, nearest, axis=1)) @ vectors.T
+    first = np.array([near[refined_first(data.features[row:row + 1], data.features[near])]
+                      for row, near in zip(rows, nearest, strict=True)])
+    expanded[np.arange(rows.size), first] = np.inf
+    expanded[np.arange(rows.size), rows] = -np.inf
+    return expanded
+
+
+def ranking_scores(sims: np.ndarray, labels: np.ndarray, rows: np.ndarray,
+                   relevant_labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(average precision, precision@10) of each row's ranking (the query itself dropped)."""
+    order = np.argsort(-sims, axis=1, kind="stable")[:, :-1]
+    wanted = labels[rows] if relevant_labels is None else relevant_labels
+    relevant = labels[order] == wanted[:, None]
+    hits = np.cumsum(relevant, axis=1)
+    ranks = np.arange(1, relevant.shape[1] + 1)
+    aps = np.where(relevant, hits / ranks, 0.0).sum(axis=1) / np.maximum(hits[:, -1], 1)
+    return aps, relevant[:, :10].mean(axis=1)
+
+
+def feedback(data: LabelledSet, marked: int = 3, errors_first: bool = False) -> dict[str, float]:
+    """mAP and P@10 before and after one round of marking the ``marked`` best results, or with
+    ``errors_first`` the first wrong results among the best 20 (then the best right ones)."""
+    before, after, p10_before, p10_after = [], [], [], []
+    for start in range(0, len(data.ids), CHUNK):
+        rows = np.arange(start, min(start + CHUNK, len(data.ids)))
+        sims = app_similarities(data, data.vectors[rows], rows)
+        aps, p10 = ranking_scores(sims, data.labels, rows)
+        before.append(aps)
+        p10_before.append(p10)
+        top = np.argsort(-sims, axis=1, kind="stable")[:, :20 if errors_first else marked]
+        if errors_first:
+            wrong = data.labels[top] != data.labels[rows][:, None]
+            top = np.stack([np.concatenate([t[w], t[~w]])[:marked] for t, w in zip(top, wrong, strict=True)])
+        refined = np.stack([
+            rocchio(data.vectors[row:row + 1], data.vectors[t[data.labels[t] == data.labels[row]]],
+                    data.vectors[t[data.labels[t] != data.labels[row]]])[0]
+            for row, t in zip(rows, top, strict=True)])
+        aps, p10 = ranking_scores(app_similarities(data, refined, rows), data.labels, rows)
+        after.append(aps)
+        p10_after.append(p10)
+    return {"mAP before": float(np.concatenate(before).mean()), "mAP after": float(np.concatenate(after).mean()),
+            "P@10 before": float(np.concatenate(p10_before).mean()),
+            "P@10 after": float(np.concatenate(p10_after).mean())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sections", default="feedback", help="comma-separated: feedback")
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args()
+    sections = args.sections.split(",")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    results: dict[str, object] = {}
+    neu = load("neu_det")
+    if "feedback" in sections:
+        started = time.perf_counter()
+        for data in (neu, load("deeppcb")):
+            for errors_first in (False, True):
+                figures = feedback(data, errors_first=errors_first)
+                how = "the first wrong ones among the best 20" if errors_first else "the 3 best results"
+                results[f"feedback {data.name} {'errors' if errors_first else 'top'}"] = figures
+                print(f"\n{data.name}, one round of feedback, 3 marked: {how} ({time.perf_counter() - started:.0f} s)")
+                print("  " + "   ".join(f"{key} {value:.3f}" for key, value in figures.items()))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(results, out, indent=2)
+
+
+if __name__ == "__main__":
+    main()
