@@ -17,8 +17,8 @@ from typing import Any
 from . import __version__
 from .cli_api import add_api_commands, cmd_serve, cmd_token
 from .cli_labels import add_label_command, cmd_label
-from .cli_shared import SERVER_COMMANDS, add_server_commands
-from .core.archive import ARCHIVE_ENV, Archive, default_archive_folder, evaluate_folder
+from .cli_shared import SERVER_COMMANDS, SYNC_COMMANDS, add_server_commands, add_sync_commands, archive_location
+from .core.archive import ARCHIVE_ENV, Archive, default_archive_folder, evaluate_folder, open_archive
 from .core.errors import InspectorSearchError, NotAnArchiveError
 from .core.progress import Progress, ProgressEvent
 from .core.records import AddReport, EvaluationReport, PhotoRecord, SearchFilter, SearchRequest
@@ -52,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find earlier inspection photos that look like a new one. Without a command, "
                     "opens the desktop app.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--archive", type=Path, default=None, metavar="DIR",
-                        help="archive folder (default: $INSPECTOR_SEARCH_ARCHIVE or the user data folder)")
+    parser.add_argument("--archive", type=archive_location, default=None, metavar="DIR|URL",
+                        help="archive folder (default: $INSPECTOR_SEARCH_ARCHIVE or the user data folder), or a "
+                             "shared archive's postgresql:// URL")
     parser.add_argument("--model", type=Path, default=None, metavar="MANIFEST",
                         help="model manifest (.json) to use instead of the bundled one")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail to stderr")
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_label_command(sub)
     add_server_commands(sub)
     add_api_commands(sub, _at_least)
+    add_sync_commands(sub)
     sub.add_parser("gui", help="open the desktop app (the default without a command)")
     return parser
 
@@ -176,13 +178,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="inspector-search: %(message)s")
     folder = args.archive or default_archive_folder()
     if args.command in (None, "gui"):
+        if isinstance(folder, str):  # a postgresql:// URL
+            print("inspector-search: error: the desktop app opens a local archive; link it to the shared one "
+                  "(`link URL`) and `sync`", file=sys.stderr)
+            return EXIT_USAGE
         from .gui.app import run_app
 
         return run_app(folder, model=args.model)
     try:
         if args.command in WITHOUT_ARCHIVE:
             return COMMANDS[args.command](None, args)
-        with Archive.open(folder, model=args.model, create=args.command in CREATING) as archive:
+        with open_archive(folder, model=args.model, create=args.command in CREATING) as archive:
             return COMMANDS[args.command](archive, args)
     except NotAnArchiveError as exc:
         print(f"inspector-search: error: {exc}\n  (check --archive or ${ARCHIVE_ENV}; `inspector-search add "
@@ -493,4 +499,5 @@ CREATING = frozenset({"add"})
 COMMANDS = {"add": cmd_add, "search": cmd_search, "history": cmd_history, "status": cmd_status,
             "reindex": cmd_reindex, "check": cmd_check, "export": cmd_export,
             "evaluate": cmd_evaluate, "duplicates": cmd_duplicates, "label": cmd_label, "serve": cmd_serve,
-            "token": cmd_token, **SERVER_COMMANDS}
+            "token": cmd_token, **SERVER_COMMANDS,
+            **SYNC_COMMANDS}

@@ -7,11 +7,31 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import sys
 import time
+from datetime import date
 from pathlib import Path
+from typing import Any
 
-from .core.archive import add_shared_user, init_shared_archive, remember_server_password, start_trial_server
+from .core.archive import (
+    add_shared_user,
+    init_shared_archive,
+    link_archive,
+    remember_server_password,
+    start_trial_server,
+    sync_archive,
+    sync_state,
+)
+from .core.errors import QueryError
+from .core.progress import Progress
+
+URL_PREFIXES = ("postgresql://", "postgres://")
+
+
+def archive_location(text: str) -> Path | str:
+    """An argparse type for ``--archive``: a folder, or a shared archive's URL (kept as text)."""
+    return text if text.startswith(URL_PREFIXES) else Path(text)
 
 
 def add_server_commands(sub: argparse._SubParsersAction) -> None:
@@ -77,4 +97,67 @@ def cmd_server(_archive: None, args: argparse.Namespace) -> int:
     return 0
 
 
+def add_sync_commands(sub: argparse._SubParsersAction) -> None:
+    """The ``link`` and ``sync`` commands of a laptop's local archive."""
+    link = sub.add_parser("link", help="link this (local) archive to a shared plant archive for sync",
+                          description="Checks the server now (reachable, schema, same model) and remembers the URL. "
+                                      "A URL holding a password is refused: use the keyring or ~/.pgpass.")
+    link.add_argument("url", metavar="URL", help="postgresql://you@host/dbname?sslmode=verify-full")
+
+    sync = sub.add_parser("sync", help="push new photos and edits to the linked shared archive, pull the others'",
+                          description="Incremental, resumable and idempotent (content hashes are the identity). "
+                                      "The first edit to reach the server wins; both stay in its audit trail.")
+    sync.add_argument("--site", action="append", dest="sites", metavar="SITE",
+                      help="pull only photos of this site (repeatable; default: all)")
+    sync.add_argument("--since", type=date.fromisoformat, metavar="DATE", help="pull only photos inspected since")
+    sync.add_argument("--budget", type=float, metavar="MB", help="keep at most this many MB of pulled photos")
+    sync.add_argument("--push-only", action="store_true", help="only send; pull nothing")
+    sync.add_argument("--batch", type=int, default=None, metavar="N", help="photos per transaction (default 200)")
+    sync.add_argument("--status", action="store_true", help="show the link and pending photos; connect nowhere")
+    sync.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _local(archive: Any, command: str) -> Any:
+    if getattr(archive, "is_shared", False):
+        raise QueryError(f"`{command}` works on a laptop's local archive; --archive names a shared one")
+    return archive
+
+
+def cmd_link(archive: Any, args: argparse.Namespace) -> int:
+    """Link the local archive to a shared one."""
+    print(f"linked {_local(archive, 'link').folder} to {link_archive(archive, args.url)}")
+    return 0
+
+
+def cmd_sync(archive: Any, args: argparse.Namespace) -> int:
+    """Sync with the linked shared archive, or show the sync state."""
+    _local(archive, "sync")
+    if args.status:
+        state = sync_state(archive)
+        if args.json:
+            print(json.dumps(state.__dict__))
+        else:
+            print(f"linked to:   {state.url or '(not linked)'}\nlast sync:   {state.last_sync or 'never'}\n"
+                  f"pending:     {state.pending} photos not yet on the server\n"
+                  f"exchanged:   {state.pushed} pushed, {state.pulled} pulled ({state.pulled_bytes / 1e6:.1f} MB)")
+        return 0
+    budget = int(args.budget * 1e6) if args.budget is not None else None
+    report = sync_archive(archive, sites=args.sites, since=args.since, budget_bytes=budget, push_only=args.push_only,
+                          batch=args.batch, progress=Progress(lambda event: None))
+    fields = {k: v for k, v in report.__dict__.items() if k != "seconds"} | {"seconds": round(report.seconds, 3)}
+    if args.json:
+        print(json.dumps(fields))
+        return 0
+    print(f"pushed {report.pushed} photos ({report.already_on_server} already there), {report.metadata_pushed} edits, "
+          f"{report.conflicts} conflicts; pulled {report.pulled} photos, {report.updated} updates, {report.removed} "
+          f"removed; {report.bytes_pushed / 1e6:.1f} MB up, {report.bytes_pulled / 1e6:.1f} MB down "
+          f"({report.seconds:.1f} s)")
+    if report.not_pulled:
+        print(f"size budget reached: {report.not_pulled} photos not pulled (raise --budget to carry them)")
+    for line in report.skipped:
+        print(f"  not pushed: {line}")
+    return 0
+
+
 SERVER_COMMANDS = {"server": cmd_server}
+SYNC_COMMANDS = {"link": cmd_link, "sync": cmd_sync}

@@ -565,3 +565,40 @@ def start_trial_server(data_dir: Path):
     from .storage.trial_server import TrialServer
 
     return TrialServer(data_dir).start()
+
+
+def open_archive(location: Path | str, *, model: Path | None = None, threads: int | None = None):
+    """Open a local archive folder, or a shared archive when ``location`` is a ``postgresql://`` URL (only
+    then does anything connect anywhere). Both offer the same searching and reading methods."""
+    from .storage.pg_connect import is_server_url
+
+    if is_server_url(location):
+        from .shared_archive import SharedArchive
+
+        return SharedArchive.open(str(location), model=model, threads=threads)
+    return Archive.open(location, model=model, threads=threads)
+
+
+def link_archive(archive: Archive, url: str) -> str:
+    """Link a local archive to a shared one for ``sync`` (checked now); returns the URL, password redacted."""
+    from .sync import link
+
+    return link(archive, url)
+
+
+def sync_archive(archive: Archive, *, sites: Sequence[str] | None = None, since: date | None = None,
+                 budget_bytes: int | None = None, push_only: bool = False, batch: int | None = None,
+                 progress: Progress | None = None):
+    """Push this laptop's new photos and edits to the linked shared archive, then pull the others' within
+    the limits (see :mod:`~inspector_search.core.sync`). Returns a SyncReport."""
+    from .sync import DEFAULT_BATCH, PullLimits, sync
+
+    limits = PullLimits(tuple(sites) if sites else None, since, budget_bytes)
+    return sync(archive, limits=limits, progress=progress, batch=batch or DEFAULT_BATCH, push_only=push_only)
+
+
+def sync_state(archive: Archive):
+    """The link and sync state of a local archive (last sync, pending photos), without connecting."""
+    from .sync import sync_status
+
+    return sync_status(archive)

@@ -85,3 +85,21 @@ def test_server_init_on_the_command_line(pg_url: str, capsys: pytest.CaptureFixt
     assert "already up to date" in capsys.readouterr().out
     assert main(["server", "init", pg_url.replace("/plant_", "/no_such_db_")]) == 1
     assert "cannot connect" in capsys.readouterr().err
+
+
+def test_an_older_schema_is_migrated_in_place_keeping_its_rows(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from inspector_search.core.storage import pg_schema
+
+    monkeypatch.setattr(pg_schema, "MIGRATIONS", pg_schema.MIGRATIONS[:1])
+    monkeypatch.setattr(pg_schema, "SCHEMA_VERSION", 1)
+    init_shared_archive(pg_url)
+    with psycopg.connect(pg_url) as conn:
+        photo = _insert_photo(conn, "e" * 64)
+        conn.execute("INSERT INTO labels (photo_id, label) VALUES (%s, 'corroded')", (photo,))
+    monkeypatch.undo()
+    with psycopg.connect(pg_url) as conn, pytest.raises(SharedArchiveError, match="older than this program"):
+        check_schema(conn, pg_url)
+    report = init_shared_archive(pg_url)
+    assert (report.from_version, report.to_version, len(report.applied)) == (1, SCHEMA_VERSION, SCHEMA_VERSION - 1)
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT kind, label FROM labels").fetchall() == [("tag", "corroded")]

@@ -117,9 +117,18 @@ class Migration:
     scripts: tuple[str, ...]
 
 
+_V2 = """
+ALTER TABLE labels ADD COLUMN kind text NOT NULL DEFAULT 'tag';
+ALTER TABLE labels DROP CONSTRAINT labels_pkey;
+ALTER TABLE labels ADD PRIMARY KEY (photo_id, kind, label);
+GRANT INSERT ON schema_info TO inspector_contributor;  -- the first push records the model (no UPDATE: nothing else)
+"""
+
 MIGRATIONS: list[Migration] = [
     Migration("create schema v1: photos, features, vectors (HNSW), media, labels, projections, audit, RLS",
               (_V1, *(_OWNED_CHILD.replace("{table}", t) for t in ("features", "media", "labels")), _GRANTS_V1)),
+    Migration("v2: labels carry their kind (defect, severity, equipment_type, tag) as the local catalog's do",
+              (_V2,)),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -192,14 +201,15 @@ def init_server(url: str, vector_dim: int = DEFAULT_VECTOR_DIM) -> InitReport:
                     if version == 0:
                         _set_info(conn, "vector_dim", str(int(vector_dim)))
                 applied.append(migration.name)
+            _set_info(conn, "archive_id", secrets.token_hex(16), replace=False)  # a laptop's link names it
         return InitReport(redact(url), start, SCHEMA_VERSION, int(vector_dim), tuple(applied))
     finally:
         conn.close()
 
 
-def _set_info(conn, key: str, value: str) -> None:
-    conn.execute("INSERT INTO schema_info (key, value) VALUES (%s, %s) "
-                 "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value))
+def _set_info(conn, key: str, value: str, replace: bool = True) -> None:
+    conflict = "DO UPDATE SET value = EXCLUDED.value" if replace else "DO NOTHING"
+    conn.execute("INSERT INTO schema_info (key, value) VALUES (%s, %s) ON CONFLICT (key) " + conflict, (key, value))
 
 
 def _ensure_group_roles(conn) -> None:
