@@ -567,7 +567,8 @@ def start_trial_server(data_dir: Path):
     return TrialServer(data_dir).start()
 
 
-def open_archive(location: Path | str, *, model: Path | None = None, threads: int | None = None):
+def open_archive(location: Path | str, *, model: Path | None = None, threads: int | None = None,
+                 create: bool = True):
     """Open a local archive folder, or a shared archive when ``location`` is a ``postgresql://`` URL (only
     then does anything connect anywhere). Both offer the same searching and reading methods."""
     from .storage.pg_connect import is_server_url
@@ -576,7 +577,7 @@ def open_archive(location: Path | str, *, model: Path | None = None, threads: in
         from .shared_archive import SharedArchive
 
         return SharedArchive.open(str(location), model=model, threads=threads)
-    return Archive.open(location, model=model, threads=threads)
+    return Archive.open(location, model=model, threads=threads, create=create)
 
 
 def link_archive(archive: Archive, url: str) -> str:

@@ -222,6 +222,12 @@ class SharedArchive:
         """Equipment types in use, sorted."""
         return self.store.distinct("equipment_type")
 
+    def equipment_tags(self) -> list[str]:
+        """Equipment tags in use, sorted."""
+        return self.store.distinct("equipment_tag")
+
+    resolve_filter = Archive.resolve_filter  # typed names matched as the local archive matches them
+
     def equipment(self, site: str | None = None) -> list[EquipmentRecord]:
         """Equipment (of one site, or all) with photo counts, by site then tag."""
         groups: dict[str, list[PhotoRecord]] = {}

@@ -204,10 +204,10 @@ class PgStore:
                 "indexed": indexed}
 
     def distinct(self, column: str) -> list[str]:
-        """Distinct non-empty values of ``site`` or ``equipment_type`` among live photos, sorted."""
+        """Distinct non-empty values of ``site``, ``equipment_type`` or ``equipment_tag`` of live photos, sorted."""
         from psycopg import sql
 
-        if column not in ("site", "equipment_type"):
+        if column not in ("site", "equipment_type", "equipment_tag"):
             raise ValueError(column)
         query = sql.SQL("SELECT DISTINCT {c} FROM photos WHERE NOT deleted AND {c} IS NOT NULL ORDER BY 1").format(
             c=sql.Identifier(column))
