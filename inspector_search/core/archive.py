@@ -29,7 +29,7 @@ from .atomic import atomic_write_bytes, leftover_temporary_files
 from .catalog import Catalog
 from .checking import ArchiveParts, check_archive, thumbnail_is_intact
 from .duplicates import DEFAULT_THRESHOLD, IDENTITY_THRESHOLD, duplicate_groups
-from .errors import InspectorSearchError, NotAnArchiveError, QueryError
+from .errors import CatalogError, InspectorSearchError, NotAnArchiveError, QueryError
 from .exporting import export_table
 from .extractor import FeatureExtractor, default_model_manifest, l2_normalise
 from .feedback import MAX_MARKED, rocchio
@@ -61,7 +61,14 @@ from .records import (
     SkippedFile,
 )
 from .text_search import text_matches, text_ranked
-from .vector_store import PCA_DIM_KEY, ProjectionPolicy, VectorStore
+from .vector_store import (
+    INDEX_FILE,
+    INDEX_STATE_FILE,
+    PCA_DIM_KEY,
+    PROJECTION_FILE,
+    ProjectionPolicy,
+    VectorStore,
+)
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -104,6 +111,7 @@ class Archive(LabelsMixin):
         photos, the app's first run) a missing archive is created; without it (reading: search, history,
         status...) a folder holding no catalog raises NotAnArchiveError and nothing is written."""
         folder = Path(folder)
+        _refuse_lost_catalog(folder)
         if not create:
             _require_archive(folder)
         try:
@@ -475,6 +483,34 @@ class Archive(LabelsMixin):
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(target, buffer.getvalue())
         return target
+
+
+def _refuse_lost_catalog(folder: Path) -> None:
+    """Refuse a folder whose catalog is missing or empty while files made from a catalog lie beside it.
+
+    Without this, the archive would silently start again empty (and an empty file would get a new schema
+    written into it): every search would say "no matches" although the photos' index is right there. A
+    catalog being created has no index yet, and a catalog whose changes are still all in its write-ahead
+    log is not lost, so neither is refused."""
+    catalog = folder / CATALOG_FILE
+    wal = folder / f"{CATALOG_FILE}-wal"
+    try:
+        if (catalog.exists() and catalog.stat().st_size > 0) or (wal.exists() and wal.stat().st_size > 0):
+            return
+    except OSError:
+        return  # unreadable: opening the catalog reports it
+    derived = [name for name in (INDEX_FILE, INDEX_STATE_FILE, PROJECTION_FILE) if (folder / name).is_file()]
+    if not derived:
+        return
+    count = ""
+    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
+        count = f" of {int(json.loads((folder / INDEX_STATE_FILE).read_text(encoding='utf-8'))['count'])} photos"
+    backups = sorted(p.name for p in folder.glob(f"{CATALOG_FILE}.v*.bak"))
+    restore = f" (or {backups[-1]} here, saved before an upgrade)" if backups else ""
+    state = "empty" if catalog.exists() else "missing"
+    raise CatalogError(catalog, f"the catalog is {state}, but {', '.join(derived)} beside it hold an index{count} "
+                                f"made from it: it was lost. Nothing was written. Restore {CATALOG_FILE} from a "
+                                f"backup{restore}; or move this folder aside and add the photos to a new archive")
 
 
 def _require_archive(folder: Path) -> None:

@@ -208,7 +208,7 @@ class Catalog:
         conn = self._connect()
         try:
             if version < SCHEMA_VERSION:
-                if existed:
+                if existed and version > 0:  # version 0: a creation cut short, nothing in it to keep
                     self._backup(conn, version)
                 conn.execute("PRAGMA journal_mode = WAL")  # first: a creation killed half-way leaves no hot journal
                 self._migrate(conn)

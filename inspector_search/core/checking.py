@@ -383,6 +383,23 @@ def _check_leftovers(folder: Path, findings: _Findings) -> None:
         size = sum(p.stat().st_size for p in leftovers if p.exists()) // 1024
         findings.fixable(f"{len(leftovers)} temporary file(s) left by interrupted writes ({size} KB; never "
                          "loaded)", lambda: _delete(leftovers))
+    empty_backups = [p for p in folder.glob("*.v0.bak") if _holds_no_tables(p)]
+    if empty_backups:
+        names = _examples([p.name for p in empty_backups])
+        findings.fixable(f"{names}: a backup of a catalog whose creation was cut short (it holds no tables, "
+                         "nothing to restore)", lambda: _delete(empty_backups))
+
+
+def _holds_no_tables(path: Path) -> bool:
+    """Whether an SQLite file is empty of tables (read-only; a file that cannot be read is kept: not ours to judge)."""
+    try:
+        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            return conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == 0
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
 
 
 def _check_thumbnails(thumbnails: Path, findings: _Findings) -> None:

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+import sqlite3
 import struct
 import sys
 from pathlib import Path
@@ -135,3 +136,46 @@ def test_a_jpeg_whose_header_claims_more_than_its_data_holds_is_refused(tmp_path
     (skipped,) = report["skipped"]
     assert Path(skipped["path"]).name == "liar.jpg"
     assert skipped["reason"].startswith("the header says 14000x14000 pixels but the file holds far too little data")
+
+
+@pytest.mark.parametrize("state", ["missing", "empty"])
+def test_a_lost_catalog_beside_its_index_is_refused_and_never_written(small_archive: tuple[Path, Path],
+                                                                      tmp_path: Path, state: str) -> None:
+    template, photos = small_archive
+    archive = copy_archive(template, tmp_path / "archive")
+    catalog = archive / "catalog.sqlite"
+    for leftover in archive.glob("catalog.sqlite*"):
+        leftover.unlink()
+    if state == "empty":
+        catalog.write_bytes(b"")
+    before = digests(archive)
+    for command in (("search", str(sorted(photos.iterdir())[0])), ("status",), ("add", str(photos)),
+                    ("check", "--repair")):
+        proc = run_cli(archive, *command, check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert (f"{catalog}: the catalog is {state}, but index.hnsw, index.json beside it hold an "
+                "index of 12 photos made from it: it was lost. Nothing was written. Restore catalog.sqlite") \
+            in proc.stderr, proc.stderr
+        assert "(no matches)" not in proc.stdout
+    assert digests(archive) == before and catalog.exists() == (state == "empty")
+
+
+def test_a_catalog_creation_cut_short_leaves_no_backup_and_repair_removes_an_old_one(tmp_path: Path) -> None:
+    archive = tmp_path / "archive"
+    archive.mkdir()
+    half_made = sqlite3.connect(archive / "catalog.sqlite")  # what a kill before the schema's commit leaves
+    half_made.execute("PRAGMA journal_mode = WAL")
+    half_made.execute("CREATE TABLE t (x)")
+    half_made.execute("DROP TABLE t")
+    half_made.close()
+    assert (archive / "catalog.sqlite").stat().st_size > 0
+    shutil.copy(archive / "catalog.sqlite", archive / "catalog.sqlite.v0.bak")  # left by an earlier version
+    kept = archive / "catalog.sqlite.v1.bak"
+    real = sqlite3.connect(kept)
+    real.execute("CREATE TABLE images (id)")
+    real.close()
+    found = run_cli(archive, "check", check=False)
+    assert "catalog.sqlite.v0.bak: a backup of a catalog whose creation was cut short" in found.stdout
+    run_cli(archive, "check", "--repair", check=False)
+    assert sorted(p.name for p in archive.glob("*.bak")) == ["catalog.sqlite.v1.bak"]
+    assert run_cli(archive, "check").returncode == 0
