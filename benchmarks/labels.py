@@ -23,6 +23,7 @@ from label_sets import LabelledSet, load
 
 from inspector_search.core.feedback import rocchio
 from inspector_search.core.query_expansion import DEFAULT_NEIGHBOURS, expanded_queries, refined_first
+from inspector_search.core.suggestions import SHOW_FROM, KindModel, calibrate, vote
 
 CHUNK = 256
 
@@ -84,9 +85,52 @@ def feedback(data: LabelledSet, marked: int = 3, errors_first: bool = False) -> 
             "P@10 after": float(np.concatenate(p10_after).mean())}
 
 
+def suggestions(data: LabelledSet, visible_share: float = 0.5, seed: int = 0) -> dict[str, object]:
+    """Suggested labels for the photos whose labels are hidden: calibrated on the visible ones
+    (leave-one-out, as the app does), then accuracy and coverage on the hidden ones, at the app's
+    threshold and at other confidence thresholds."""
+    rng = np.random.default_rng(seed)
+    visible = np.zeros(len(data.ids), dtype=bool)
+    for label in np.unique(data.labels):  # the same share of every class
+        rows = np.flatnonzero(data.labels == label)
+        visible[rng.choice(rows, max(1, round(visible_share * rows.size)), replace=False)] = True
+    started = time.perf_counter()
+    model = KindModel("defect", data.ids[visible], data.vectors[visible], data.labels[visible],
+                      tuple(data.names), calibrate(data.vectors[visible], data.labels[visible], len(data.names)))
+    fitted = time.perf_counter() - started
+    hidden = ~visible
+    votes = vote(data.vectors[hidden], model.vectors, model.values, len(data.names))
+    started = time.perf_counter()
+    model.suggest(data.vectors[hidden][:200])
+    per_query_ms = (time.perf_counter() - started) / 200 * 1000
+    right = votes.winner == data.labels[hidden]
+    table = []
+    if model.calibration is not None:
+        confidence = model.calibration.confidence(votes.raw)
+        for threshold in (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98):
+            shown = confidence >= threshold
+            table.append({"threshold": threshold, "coverage": float(shown.mean()),
+                          "accuracy": float(right[shown].mean()) if shown.any() else None})
+    return {"visible": int(visible.sum()), "hidden": int(hidden.sum()), "calibrated": model.calibration is not None,
+            "nearest-vote accuracy": float(right.mean()), "table": table, "fit seconds": fitted,
+            "ms per suggestion": per_query_ms}
+
+
+def print_suggestions(name: str, figures: dict[str, object]) -> None:
+    print(f"\n{name}: labels of {figures['visible']} photos visible, {figures['hidden']} hidden; "
+          f"calibration {figures['fit seconds']:.2f} s, {figures['ms per suggestion']:.2f} ms per photo")
+    if not figures["calibrated"]:
+        print("  too few labels: no suggestions shown")
+    print(f"  {'confidence >=':>14} {'coverage':>9} {'accuracy':>9}")
+    for row in figures["table"]:
+        accuracy = "-" if row["accuracy"] is None else f"{row['accuracy']:.3f}"
+        marker = "  <- shown in the app" if row["threshold"] == SHOW_FROM else ""
+        print(f"  {row['threshold']:>14.2f} {row['coverage']:>9.3f} {accuracy:>9}{marker}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sections", default="feedback", help="comma-separated: feedback")
+    parser.add_argument("--sections", default="feedback,suggestions", help="comma-separated: feedback, suggestions")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
     sections = args.sections.split(",")
@@ -102,6 +146,12 @@ def main() -> None:
                 results[f"feedback {data.name} {'errors' if errors_first else 'top'}"] = figures
                 print(f"\n{data.name}, one round of feedback, 3 marked: {how} ({time.perf_counter() - started:.0f} s)")
                 print("  " + "   ".join(f"{key} {value:.3f}" for key, value in figures.items()))
+    if "suggestions" in sections:
+        for data in (neu, load("deeppcb")):
+            for share in (0.5, 0.1):
+                figures = suggestions(data, share)
+                results[f"suggestions {data.name} {share}"] = figures
+                print_suggestions(f"{data.name}, {share:.0%} of labels visible", figures)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(results, out, indent=2)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .core.errors import LabelError
-from .core.records import LabelAction, LabelChange, SearchRequest
+from .core.records import LabelAction, LabelChange, SearchRequest, Suggestion
 
 if TYPE_CHECKING:
     from .core.archive import Archive
@@ -51,6 +51,19 @@ def add_label_command(sub: argparse._SubParsersAction) -> None:
                                               "nothing is applied.")
     imported.add_argument("csv", type=Path, metavar="CSV")
     _add_who(imported)
+    suggest = actions.add_parser(
+        "suggest", help="labels the nearest labelled photos suggest, with a calibrated confidence",
+        description="Suggest defect, severity and equipment type for photos from the labels of their nearest "
+                    "labelled photos. Only suggestions calibrated (on the archive's own labels) to be right at "
+                    "least 90 % of the time are shown.")
+    suggest.add_argument("ids", nargs="*", type=int, metavar="ID", help="archive photos to suggest labels for")
+    suggest.add_argument("--query", type=Path, metavar="IMAGE", help="a photo (in the archive or not)")
+    suggest.add_argument("--unlabelled", metavar="KIND", help="the most confident suggestions of KIND for the "
+                                                              "photos without a label of that kind")
+    suggest.add_argument("--limit", type=int, default=50, help="suggestions listed with --unlabelled (default 50)")
+    suggest.add_argument("--accept", action="store_true", help="assign the suggested labels (one undoable action)")
+    suggest.add_argument("--json", action="store_true", help="print JSON")
+    _add_who(suggest)
 
 
 def _add_who(parser: argparse.ArgumentParser) -> None:
@@ -80,6 +93,8 @@ def cmd_label(archive: Archive, args: argparse.Namespace) -> int:
         print("nothing to undo" if action is None else f"undone: {action.summary} ({action.changes} label changes)")
     elif args.label_command == "import":
         _print_change(archive.import_labels(args.csv, who=_who(args)))
+    elif args.label_command == "suggest":
+        return _suggest(archive, args)
     elif args.label_command == "list":
         counts = archive.label_counts()
         if args.json:
@@ -92,6 +107,35 @@ def cmd_label(archive: Archive, args: argparse.Namespace) -> int:
             print(json.dumps([_action_json(a) for a in actions], ensure_ascii=False))
         for a in [] if args.json else actions:
             print(f"  #{a.action_id:<5} {a.at}  {a.who or '-':12} {a.summary}{'  (undone)' if a.undone else ''}")
+    return 0
+
+
+def _suggest(archive: Archive, args: argparse.Namespace) -> int:
+    found: list[Suggestion] = []
+    if args.query is not None:
+        found += archive.suggest_for_query(SearchRequest(image=args.query.absolute()))
+    if args.ids:
+        found += [s for group in archive.suggest_for_photos(args.ids).values() for s in group]
+    if args.unlabelled:
+        found += archive.unlabelled_suggestions(args.unlabelled.replace("-", "_"), args.limit)
+    if args.query is None and not args.ids and not args.unlabelled:
+        raise LabelError("give photo ids, --query IMAGE or --unlabelled KIND")
+    if args.json:
+        print(json.dumps({"suggestions": [{"image_id": s.image_id, "kind": s.kind, "value": s.value,
+                                           "confidence": round(s.confidence, 4)} for s in found],
+                          "status": archive.suggestion_status()}, ensure_ascii=False))
+    else:
+        for s in found:
+            print(f"  {'query' if s.image_id is None else s.image_id!s:>8}  {s.kind:15} {s.value:30} "
+                  f"{s.confidence:.0%}")
+        if not found:
+            print("no suggestion reaches 90 % confidence")
+            for kind, state in archive.suggestion_status().items():
+                print(f"  {kind}: {state}")
+    if args.accept:
+        accepted = [s for s in found if s.image_id is not None]
+        if accepted:
+            _print_change(archive.accept_suggestions(accepted, who=_who(args)))
     return 0
 
 

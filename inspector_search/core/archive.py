@@ -24,7 +24,7 @@ import numpy as np
 import platformdirs
 
 from . import imaging
-from .archive_labels import LabelsMixin
+from .archive_labels import LabelsMixin, SuggestionsMixin
 from .atomic import atomic_write_bytes, leftover_temporary_files
 from .catalog import Catalog
 from .checking import ArchiveParts, check_archive, thumbnail_is_intact
@@ -92,7 +92,7 @@ def default_archive_folder() -> Path:
     return platformdirs.user_data_path("InspectorSearch", appauthor=False) / "archive"
 
 
-class Archive(LabelsMixin):
+class Archive(LabelsMixin, SuggestionsMixin):
     """An opened archive folder. Use :meth:`open`; close it (or use ``with``) when done."""
 
     def __init__(self, folder: Path, extractor: FeatureExtractor, catalog: Catalog,

@@ -93,6 +93,18 @@ class Label:
 
 
 @dataclass(frozen=True)
+class Suggestion:
+    """A label the nearest labelled photos suggest for a photo (``image_id`` ``None``: the query
+    photo), with its calibrated confidence: the share of such suggestions that were right on the
+    archive's own labels (only those reaching 0.9 are made)."""
+
+    image_id: int | None
+    kind: str
+    value: str
+    confidence: float
+
+
+@dataclass(frozen=True)
 class LabelChange:
     """What one label command did: ``action_id`` is ``None`` when nothing changed (nothing to undo)."""
 
