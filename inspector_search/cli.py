@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_server_commands(sub)
     add_api_commands(sub, _at_least)
     add_sync_commands(sub)
-    sub.add_parser("gui", help="open the desktop app (the default without a command)")
+    gui = sub.add_parser("gui", help="open the desktop app (the default without a command)")
+    gui.add_argument("photos", nargs="*", type=Path, metavar="PHOTO", help="search with these photos at once")
     return parser
 
 
@@ -184,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_USAGE
         from .gui.app import run_app
 
-        return run_app(folder, model=args.model)
+        return run_app(folder, model=args.model, photos=getattr(args, "photos", None) or ())
     try:
         if args.command in WITHOUT_ARCHIVE:
             return COMMANDS[args.command](None, args)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox, QStyleFactory
 
 from inspector_search import __version__
@@ -17,11 +20,18 @@ from inspector_search.core.errors import InspectorSearchError
 
 from .icons import app_icon
 from .messages import describe_error
+from .platform_check import EXIT_MISSING_LIBRARIES, platform_problem
+from .results import Role
 from .settings import APPLICATION, ORGANIZATION, default_qsettings
 
 EXIT_ARCHIVE_ERROR = 2
 EXIT_BROKEN_QT = 3
+EXIT_SCREENSHOT_TIMEOUT = 5
 _PROBE_CALLS = 64
+#: Set to a PNG path, the app saves its window there once a search (from photos on the command line)
+#: has shown its results and thumbnails, then quits: the real-window test under Xvfb uses it.
+SCREENSHOT_ENV = "INSPECTOR_SEARCH_SCREENSHOT"
+SCREENSHOT_TIMEOUT_S = 180
 
 
 def qt_binding_defect() -> str | None:
@@ -63,6 +73,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--model", type=Path, metavar="MANIFEST",
                         help="model manifest (.json) to use instead of the bundled one")
     parser.add_argument("--version", action="version", version=f"Inspector Search {__version__}")
+    parser.add_argument("photos", nargs="*", type=Path, metavar="PHOTO", help="search with these photos at once")
     return parser.parse_args(argv)
 
 
@@ -92,11 +103,13 @@ def open_archive(folder: Path, model: Path | None = None) -> object | None:
         return None
 
 
-def run_app(archive_folder: Path, *, model: Path | None = None, settings: QSettings | None = None) -> int:
+def run_app(archive_folder: Path, *, model: Path | None = None, settings: QSettings | None = None,
+            photos: Sequence[Path] = ()) -> int:
     """Show the main window on ``archive_folder`` and run the event loop; the process exit code.
 
     ``model`` is a model manifest other than the bundled one; ``settings`` replaces the per-user
-    settings store (tests).
+    settings store (tests); ``photos`` are searched with at once (the first; the others are listed).
+    Before Qt starts, missing system libraries are named in words (exit code 4) instead of Qt's abort.
     """
     from .main_window import MainWindow
 
@@ -104,6 +117,10 @@ def run_app(archive_folder: Path, *, model: Path | None = None, settings: QSetti
     if defect is not None:
         print(f"inspector-search: {defect}", file=sys.stderr)
         return EXIT_BROKEN_QT
+    problem = platform_problem() if QApplication.instance() is None else None
+    if problem is not None:
+        print(f"inspector-search: {problem}", file=sys.stderr)
+        return EXIT_MISSING_LIBRARIES
     app = create_application()
     archive = open_archive(Path(archive_folder), model)
     if archive is None:
@@ -112,6 +129,11 @@ def run_app(archive_folder: Path, *, model: Path | None = None, settings: QSetti
         window = MainWindow(archive, settings if settings is not None else default_qsettings())
         window.show()
         window.start_warm_up()
+        if photos:
+            window.query_pane.load_paths([Path(p).absolute() for p in photos])
+        screenshot = os.environ.get(SCREENSHOT_ENV)
+        if screenshot:
+            _screenshot_when_shown(window, Path(screenshot))
         code = app.exec()
         window.shutdown()  # no worker may outlive the archive it reads
         return code
@@ -119,11 +141,38 @@ def run_app(archive_folder: Path, *, model: Path | None = None, settings: QSetti
         archive.close()  # type: ignore[attr-defined]
 
 
+def _screenshot_when_shown(window: Any, target: Path) -> None:
+    """Save the window as the X server shows it once a search's results and thumbnails are in, then quit
+    (exit code 0; 5 if that has not happened within SCREENSHOT_TIMEOUT_S)."""
+    started = time.monotonic()
+    timer = QTimer(window)
+
+    def shown() -> bool:
+        proxy = window.results.proxy
+        rows = min(proxy.rowCount(), 8)
+        return (window.searcher.last_request is not None and not window.searcher.busy and rows > 0
+                and all(proxy.index(r, 0).data(Role.THUMBNAIL) is not None for r in range(rows)))
+
+    def poll() -> None:
+        timed_out = time.monotonic() - started > SCREENSHOT_TIMEOUT_S
+        if not shown() and not timed_out:
+            return
+        timer.stop()
+        QApplication.processEvents()
+        screen = window.screen()
+        picture = screen.grabWindow(window.winId()) if screen is not None else window.grab()
+        picture.save(str(target))
+        QApplication.instance().exit(EXIT_SCREENSHOT_TIMEOUT if timed_out else 0)
+
+    timer.timeout.connect(poll)
+    timer.start(250)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``--archive DIR`` and ``--model MANIFEST`` and run the desktop app."""
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return run_app(resolve_archive_folder(args.archive), model=args.model)
+    return run_app(resolve_archive_folder(args.archive), model=args.model, photos=args.photos)
 
 
 if __name__ == "__main__":
