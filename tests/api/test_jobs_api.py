@@ -126,3 +126,29 @@ def test_a_bad_upload_is_refused_and_leaves_nothing_behind(writable: Served) -> 
     uploads = writable.archive.folder / "uploads"
     assert not uploads.exists() or [p for p in uploads.rglob("*") if p.is_file()] == []
     assert os.path.isdir(writable.archive.folder)
+
+
+def test_an_upload_lost_with_a_killed_server_is_reported_interrupted(plant: tuple[Path, Path], tmp_path: Path) -> None:
+    """A server killed after accepting an upload but before its staged copy was written: the job is
+    found at the next start and reported, not silently dropped or run on nothing."""
+    import json
+    import shutil
+
+    from inspector_search.core.archive import Archive
+
+    from .conftest import live_server, tokens_for
+
+    folder = tmp_path / "archive"
+    shutil.copytree(plant[0], folder, ignore=shutil.ignore_patterns("api_tokens.json", "lock"))
+    (folder / "api_jobs").mkdir()
+    record = {"id": "00000000000000aa", "kind": "upload", "state": "running", "created": "2026-01-01T00:00:00+00:00",
+              "started": "2026-01-01T00:00:01+00:00", "finished": None,
+              "progress": {"done": 0, "total": 1, "phase": "indexing"}, "result": None, "error": None, "runs": 1,
+              "params": {"filename": "a.jpg", "metadata": {}, "sha256": "0" * 64,
+                         "_staged": str(folder / "uploads" / ".staging" / "00000000000000aa-a.jpg")}}
+    (folder / "api_jobs" / "00000000000000aa.json").write_text(json.dumps(record))
+    read, _ = tokens_for(folder)
+    with Archive.open(folder) as archive, live_server(archive) as url, Served(url, archive, read, "").client() as c:
+        job = c.get("/v1/jobs/00000000000000aa").json()
+    assert job["state"] == "interrupted" and "upload the photo again" in job["error"]
+    assert "_staged" not in job["params"]
