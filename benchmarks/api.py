@@ -173,7 +173,8 @@ def main() -> int:
         sys.exit(f"{DATASETS / 'insulators'} not found: real photos are needed to query with")
     store = TokenStore(archive)
     (read_record, read), (write_record, write) = store.create("read", "benchmark"), store.create("write", "benchmark")
-    results: dict = {"archive": str(archive), "size": None if args.archive else args.size, "load_average_start": os.getloadavg(), "cpus": os.cpu_count(), "runs": []}
+    results: dict = {"archive": str(archive), "size": None if args.archive else args.size,
+                     "load_average_start": os.getloadavg(), "cpus": os.cpu_count(), "runs": []}
     try:
         for slots in [int(s) for s in args.inference_slots.split(",") if s] or [None]:
             with tempfile.TemporaryDirectory() as temp:
