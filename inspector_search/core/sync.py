@@ -472,10 +472,11 @@ def apply_pulled(archive: Archive, state: SyncState, report: SyncReport, rows: l
     new = [r for r in rows if r.get("display") is not None]
     for row in new:
         path = shared_path(archive.folder, row["content_hash"])
-        atomic_write_bytes(path, row["display"])
         thumb = archive.folder / "thumbnails" / str(THUMBNAIL_SIDE) / row["content_hash"][:2] / \
             f"{row['content_hash']}.jpg"
-        atomic_write_bytes(thumb, row["thumbnail"])
+        for target, data in ((path, row["display"]), (thumb, row["thumbnail"])):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(target, data)
     with catalog.transaction() as conn:
         for row in rows:
             found = conn.execute("SELECT id FROM images WHERE content_hash = ?", (row["content_hash"],)).fetchone()
