@@ -448,6 +448,9 @@ class MainWindow(QMainWindow):
         score = self.results.score_of(photo.image_id)
         compare = menu.addAction(icon("compare"), "Compare with query", lambda: self.compare(photo, score))
         compare.setEnabled(self.query_pane.image is not None)
+        previous = menu.addAction(icon("history"), "Compare with previous inspection",
+                                  lambda: self.compare_with_previous(photo))
+        previous.setEnabled(bool(photo.equipment_tag and photo.inspected_on))
         return menu
 
     def _results_context_menu(self, pos: QPoint) -> None:
@@ -507,9 +510,24 @@ class MainWindow(QMainWindow):
         if image is None:
             self.statusBar().showMessage("Open a query photo first", 5000)
             return None
-        dialog = CompareDialog(image, self.query_pane.region(), photo, score, self._runner, self)
+        dialog = CompareDialog(image, self.query_pane.region(), photo, score, self._runner, self,
+                               history_loader=self.archive.history)
         dialog.show()
         self._remember_dialog("last_compare", dialog)
+        return dialog
+
+    def compare_photos(self, left: PhotoRecord, right: PhotoRecord) -> CompareDialog:
+        """Compare two archive photos (two inspections of an equipment, say)."""
+        dialog = CompareDialog(left, None, right, self.results.score_of(right.image_id), self._runner, self,
+                               history_loader=self.archive.history)
+        dialog.show()
+        self._remember_dialog("last_compare", dialog)
+        return dialog
+
+    def compare_with_previous(self, photo: PhotoRecord) -> CompareDialog:
+        """This photo beside one of the inspection of its equipment before it (before / after)."""
+        dialog = self.compare_photos(photo, photo)
+        dialog.compare_with_previous()
         return dialog
 
     def add_dialog(self) -> AddPhotosDialog:

@@ -116,8 +116,7 @@ def test_compare_keeps_zoom_and_pan_in_step(qtbot, window, query_photo: Path, pl
     assert abs(a.x() - b.x()) < 0.05 and abs(a.y() - b.y()) < 0.05
     assert a.x() > 0.6
     dialog.sync.fit()
-    assert left.zoom() == right.zoom() < 4.0
-    dialog.close()
+    assert left.zoom() == right.zoom() == 1.0  # qtbot closes the dialog
 
 
 def test_compare_shows_the_query_region(qtbot) -> None:
@@ -131,7 +130,7 @@ def test_compare_shows_the_query_region(qtbot) -> None:
     qtbot.addWidget(dialog)
     items = dialog.query_view.scene().items()
     marker = [item for item in items if item.type() == 3]  # QGraphicsRectItem
-    assert marker and marker[0].rect().topLeft() == QPointF(500.0, 250.0)
+    assert marker and marker[0].rect().topLeft() == QPointF(100.0, 50.0)  # in the photo's own pixels
     qtbot.waitUntil(lambda: "Cannot show" in dialog.match_view._message.text(), timeout=10000)
     dialog.close()
 
