@@ -99,10 +99,15 @@ def search(
     text: Annotated[str | None, Form(description="only photos whose labels, notes, equipment, site or inspector "
                                                  "hold every word (prefixes); without images, ranked by text "
                                                  "relevance")] = None,
+    like: Annotated[list[int] | None, Form(description="ids of archive photos to refine the query towards "
+                                                       "(repeat the field; without images they are the query)")] = None,
+    unlike: Annotated[list[int] | None, Form(description="ids of archive photos to refine the query away from")] = None,
     top_k: Annotated[int, Form(ge=1, description="results per query")] = 10,
     site: Annotated[str | None, Form(description="only photos of this site")] = None,
     equipment: Annotated[str | None, Form(description="only photos of this equipment tag")] = None,
     type: Annotated[str | None, Form(description="only photos of this equipment type")] = None,  # noqa: A002
+    area: Annotated[str | None, Form(description="only photos of equipment in this area")] = None,
+    inspector: Annotated[str | None, Form(description="only photos from this inspector's inspections")] = None,
     since: Annotated[date | None, Form(description="inspected on or after (YYYY-MM-DD)")] = None,
     until: Annotated[date | None, Form(description="inspected on or before (YYYY-MM-DD)")] = None,
     min_score: Annotated[float, Form(ge=-1.0, le=1.0, description="drop results below this similarity")] = 0.0,
@@ -117,8 +122,9 @@ def search(
     limits = api.settings
     images = images or []
     text = text if text and text.strip() else None
-    if not images and text is None:
-        raise ApiError(422, "invalid_request", "images: give one or more query photos, text, or both")
+    like, unlike = tuple(like or ()), tuple(unlike or ())
+    if not images and text is None and not like:
+        raise ApiError(422, "invalid_request", "images: give one or more query photos, text or like (or several)")
     if len(images) > limits.max_images_per_search:
         raise ApiError(413, "too_many_images", f"{len(images)} images in one search; this server takes at most "
                                                f"{limits.max_images_per_search}")
@@ -126,7 +132,7 @@ def search(
         raise ApiError(400, "bad_query", f"top_k {top_k} exceeds this server's limit of {limits.max_top_k}")
     box = _crop(crop)
     flt = archive.resolve_filter(SearchFilter(site=site, equipment_tag=equipment, equipment_type=type,
-                                              since=since, until=until))
+                                              since=since, until=until, area=area, inspector=inspector))
     queries = []
     for number, upload in enumerate(images or [None], start=1):
         name, data = None, None
@@ -135,7 +141,7 @@ def search(
             data = upload.file.read()
             check_image(data, name, limits.max_image_pixels)
         request = SearchRequest(image=data, top_k=top_k, filter=flt, min_score=min_score, crop=box,
-                                rotations=rotations, expansion=expansion, text=text)
+                                rotations=rotations, expansion=expansion, text=text, like=like, unlike=unlike)
         try:
             with api.inference:
                 hits = archive.search_by_equipment(request) if by_equipment else archive.search(request)

@@ -151,3 +151,22 @@ def test_filter_names_are_matched_as_the_cli_matches_them(served: Served, plant:
         unknown = client.post("/v1/search", files=upload(query), data={"site": "Nort-East"})
     assert lower.status_code == 200 and {r["site"] for r in lower.json()["queries"][0]["results"]} == {"North"}
     assert unknown.status_code == 400 and "Nort-East" in unknown.json()["error"]["message"]
+
+
+def test_more_and_less_like_this_equal_the_cli(served: Served, plant: tuple[Path, Path]) -> None:
+    photos = photos_of(plant)
+    ids = served.archive.files_below(plant[1])
+    liked, unliked = ids[photos[10]], ids[photos[20]]
+    with served.client() as client:
+        refined = client.post("/v1/search", files=upload(photos[0]),
+                              data={"like": [str(liked)], "unlike": [str(unliked)], "top_k": "6"})
+        alone = client.post("/v1/search", data={"like": [str(liked), str(ids[photos[11]])], "top_k": "6"})
+        unknown = client.post("/v1/search", data={"like": ["999999"]})
+        malformed = client.post("/v1/search", data={"like": ["first"]})
+    assert refined.status_code == 200, refined.text
+    assert refined.json()["queries"][0]["results"] == cli_search(
+        plant[0], str(photos[0]), "--like", str(liked), "--unlike", str(unliked), "-k", "6")[0]["results"]
+    assert alone.json()["queries"][0]["results"] == cli_search(
+        plant[0], "--like", str(liked), "--like", str(ids[photos[11]]), "-k", "6")[0]["results"]
+    assert unknown.status_code == 400 and "999999" in unknown.json()["error"]["message"]
+    assert malformed.status_code == 422 and "like" in malformed.json()["error"]["message"]
