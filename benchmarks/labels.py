@@ -21,6 +21,7 @@ import time
 import numpy as np
 from label_sets import LabelledSet, load
 
+from inspector_search.core.clustering import cluster_vectors, default_k
 from inspector_search.core.feedback import rocchio
 from inspector_search.core.query_expansion import DEFAULT_NEIGHBOURS, expanded_queries, refined_first
 from inspector_search.core.suggestions import SHOW_FROM, KindModel, calibrate, vote
@@ -128,9 +129,42 @@ def print_suggestions(name: str, figures: dict[str, object]) -> None:
         print(f"  {row['threshold']:>14.2f} {row['coverage']:>9.3f} {accuracy:>9}{marker}")
 
 
+def clusters_quality(data: LabelledSet) -> dict[str, float]:
+    """How well clusters follow the classes: purity and NMI at k = classes and at the default k."""
+    from sklearn.metrics import normalized_mutual_info_score
+
+    figures = {}
+    for k in (len(data.names), default_k(len(data.ids))):
+        result = cluster_vectors(data.vectors, k)
+        purity = sum(np.bincount(data.labels[result.assignment == c]).max()
+                     for c in np.unique(result.assignment)) / len(data.ids)
+        figures[f"k={k} purity"] = float(purity)
+        figures[f"k={k} NMI"] = float(normalized_mutual_info_score(data.labels, result.assignment))
+    return figures
+
+
+def clusters_speed(size: int, dim: int = 128, seed: int = 0) -> dict[str, float]:
+    """Seconds to cluster ``size`` synthetic unit vectors (1,000 Gaussian blobs) at the default k."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(1000, dim)).astype(np.float32)
+    vectors = np.empty((size, dim), dtype=np.float32)
+    for start in range(0, size, 100_000):
+        part = centres[rng.integers(0, 1000, min(100_000, size - start))]
+        vectors[start:start + len(part)] = part + rng.normal(scale=0.6, size=part.shape).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    started = time.perf_counter()
+    cpu = time.process_time()
+    cluster_vectors(vectors, default_k(size))
+    return {"photos": size, "k": default_k(size), "seconds": time.perf_counter() - started,
+            "cpu seconds": time.process_time() - cpu}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sections", default="feedback,suggestions", help="comma-separated: feedback, suggestions")
+    parser.add_argument("--sections", default="feedback,suggestions,clusters",
+                        help="comma-separated: feedback, suggestions, clusters")
+    parser.add_argument("--cluster-sizes", type=lambda t: [int(float(x)) for x in t.split(",")],
+                        default=[100_000, 1_000_000], help="synthetic archive sizes timed for clustering")
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args()
     sections = args.sections.split(",")
@@ -152,6 +186,16 @@ def main() -> None:
                 figures = suggestions(data, share)
                 results[f"suggestions {data.name} {share}"] = figures
                 print_suggestions(f"{data.name}, {share:.0%} of labels visible", figures)
+    if "clusters" in sections:
+        for data in (neu, load("deeppcb")):
+            figures = clusters_quality(data)
+            results[f"clusters {data.name}"] = figures
+            print(f"\n{data.name} clusters against classes: " + "   ".join(f"{k} {v:.3f}" for k, v in figures.items()))
+        for size in args.cluster_sizes:
+            figures = clusters_speed(size)
+            results[f"clusters speed {size}"] = figures
+            print(f"clustering {size:,} vectors (k={figures['k']}): {figures['seconds']:.1f} s wall, "
+                  f"{figures['cpu seconds']:.1f} s CPU")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(results, out, indent=2)

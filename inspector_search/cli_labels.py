@@ -36,6 +36,8 @@ def add_label_command(sub: argparse._SubParsersAction) -> None:
         parser.add_argument("--query", type=Path, metavar="IMAGE", help="also select a search's results")
         parser.add_argument("--top-k", "-k", type=int, default=10, help="results selected with --query (default 10)")
         parser.add_argument("--labelled", metavar="KIND=VALUE", help="also select the photos carrying this label")
+        parser.add_argument("--cluster", type=int, action="append", default=[], metavar="N",
+                            help="also select every photo of this cluster (see `clusters`; repeatable)")
         _add_who(parser)
     undo = actions.add_parser("undo", help="reverse the latest label action not undone yet")
     _add_who(undo)
@@ -149,6 +151,8 @@ def _selection(archive: Archive, args: argparse.Namespace) -> list[int]:
         if not sep:
             raise LabelError(f"--labelled expects KIND=VALUE, got {args.labelled!r}")
         ids += archive.photos_with_label(kind.strip().replace("-", "_"), value)
+    for cluster in args.cluster:
+        ids += archive.cluster_photos(cluster)
     return list(dict.fromkeys(ids))
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import platformdirs
 
 from . import imaging
+from .archive_clusters import ClustersMixin
 from .archive_labels import LabelsMixin, SuggestionsMixin
 from .atomic import atomic_write_bytes, leftover_temporary_files
 from .catalog import Catalog
@@ -92,7 +93,7 @@ def default_archive_folder() -> Path:
     return platformdirs.user_data_path("InspectorSearch", appauthor=False) / "archive"
 
 
-class Archive(LabelsMixin, SuggestionsMixin):
+class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
     """An opened archive folder. Use :meth:`open`; close it (or use ``with``) when done."""
 
     def __init__(self, folder: Path, extractor: FeatureExtractor, catalog: Catalog,
@@ -159,7 +160,10 @@ class Archive(LabelsMixin, SuggestionsMixin):
                     leftover.unlink()
             self.extractor.load()
             self.store.load()
-            return add_photos(self.catalog, self.store, self.extractor, source, progress, workers)
+            report = add_photos(self.catalog, self.store, self.extractor, source, progress, workers)
+        with contextlib.suppress(InspectorSearchError):  # the clusters catch up at their next read otherwise
+            self.assign_new_photos_to_clusters()
+        return report
 
     def reindex(self, dim: int | None = None, progress: Progress | None = None) -> None:
         """Refit PCA on all stored features (``dim`` components) and rebuild the index from the catalog."""
@@ -339,6 +343,12 @@ class Archive(LabelsMixin, SuggestionsMixin):
         if image_id not in rows:
             raise QueryError(f"no photo with id {image_id} in this archive")
         return _photo(rows[image_id], labels_of(self.catalog.conn, [image_id]).get(image_id, ()))
+
+    def photos(self, image_ids: Sequence[int]) -> list[PhotoRecord]:
+        """Photos with their metadata and labels, in the given order (unknown ids left out)."""
+        rows = self.catalog.photo_rows(image_ids)
+        labels = labels_of(self.catalog.conn, list(rows))
+        return [_photo(rows[i], labels.get(i, ())) for i in image_ids if i in rows]
 
     def history(self, tag: str) -> EquipmentHistory:
         """An equipment's inspections in date order, each with its photos and notes. The tag matches

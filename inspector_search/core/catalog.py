@@ -26,6 +26,7 @@ from .catalog_guards import (
     shorter_than_its_header,
     unreadable_reason,
 )
+from .clustering import CLUSTER_SCHEMA
 from .errors import CatalogError, SchemaTooNewError
 from .filter_columns import FilterColumns
 from .labels import LABELS_SCHEMA
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 APPLICATION_ID = 0x49535231  # "ISR1": marks the file as ours
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 QUICK_CHECK_MAX_BYTES = 256 * 1024 * 1024
 """Catalogs up to this size get SQLite's ``quick_check`` at every open (it reads the whole file: ~0.4 s
 per 256 MB from the page cache); bigger ones (256 MB is ~55k photos) only the O(1) truncation check,
@@ -79,6 +80,7 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("create schema v1", _SCHEMA_V1),
     ("labels and the label log", LABELS_SCHEMA),
     ("text search (FTS5) over labels, notes, equipment, sites, inspectors", TEXT_SCHEMA),
+    ("clusters: centres and members", CLUSTER_SCHEMA),
 ]
 
 _PHOTO_COLUMNS = """

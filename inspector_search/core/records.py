@@ -105,6 +105,29 @@ class Suggestion:
 
 
 @dataclass(frozen=True)
+class ClusterSummary:
+    """One cluster of the archive: its number (1 = largest), live photo count, most typical photos
+    (nearest its centre) and the labels its photos carry most, as ``(kind, value, photos)``."""
+
+    cluster: int
+    size: int
+    typical: tuple[PhotoRecord, ...]
+    labels: tuple[tuple[str, str, int], ...] = ()
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    """The stored clustering: ``stale`` when the projection changed since (re-run to refresh);
+    photos added since the run are in their nearest cluster."""
+
+    k: int
+    photos: int
+    computed_at: str | None
+    stale: bool
+    clusters: tuple[ClusterSummary, ...]
+
+
+@dataclass(frozen=True)
 class LabelChange:
     """What one label command did: ``action_id`` is ``None`` when nothing changed (nothing to undo)."""
 
