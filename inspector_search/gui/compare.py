@@ -215,7 +215,7 @@ class CompareDialog(QDialog):
             self.overlay_view.set_image(left.image)
         self.overlay_view.set_top(right.image)
         self.overlay_view.set_top_opacity(self.opacity.value() / 100)
-        QTimer.singleShot(0, self.fit)  # once the panes have their sizes
+        QTimer.singleShot(0, self, self.fit)  # once the panes have their sizes
         if left.image is not None and right.image is not None:
             self.photosShown.emit()
 
@@ -250,7 +250,7 @@ class CompareDialog(QDialog):
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
-        QTimer.singleShot(0, self.fit)
+        QTimer.singleShot(0, self, self.fit)
 
     # -- modes ---------------------------------------------------------------------------------
     def overlaid(self) -> bool:
@@ -263,7 +263,7 @@ class CompareDialog(QDialog):
         self._overlay_controls(on)
         if not on:
             self.blink.setChecked(False)
-        QTimer.singleShot(0, self.fit)
+        QTimer.singleShot(0, self, self.fit)
 
     def _overlay_controls(self, on: bool) -> None:
         self.opacity.setEnabled(on)
@@ -315,6 +315,11 @@ class CompareDialog(QDialog):
         super().done(result)
 
     # -- compatibility names -------------------------------------------------------------------
+    @property
+    def photo(self) -> PhotoRecord | None:
+        """The archive photo on the right (the match the dialog was opened for, until swapped)."""
+        return self.sides[1].photo
+
     @property
     def query_view(self) -> ZoomView:
         return self.left_view
