@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from inspector_search.core.archive import Archive
+from inspector_search.core.catalog import SCHEMA_VERSION
 from inspector_search.core.errors import ArchiveBusyError
 from inspector_search.core.locking import WriterLock
 
@@ -30,7 +31,7 @@ def features_of(archive: Path, ids: list[int]) -> np.ndarray:
 def test_check_of_a_sound_archive_says_ok(archive_copy: Path) -> None:
     proc = run_cli(archive_copy, "check")
     assert "OK: catalog, photo files, projection, index and thumbnails agree" in proc.stdout
-    assert "catalog: intact (schema 1); 30 photos, 30 files" in proc.stdout
+    assert f"catalog: intact (schema {SCHEMA_VERSION}); 30 photos, 30 files" in proc.stdout
     assert "PCA 1280->16" in proc.stdout and "index: 30 vectors for 30 live photos" in proc.stdout
 
 

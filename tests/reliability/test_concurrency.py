@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from inspector_search.core.archive import Archive
-from inspector_search.core.catalog import Catalog
+from inspector_search.core.catalog import SCHEMA_VERSION, Catalog
 from inspector_search.core.errors import ArchiveBusyError
 from inspector_search.core.records import SearchRequest
 
@@ -112,12 +112,12 @@ def test_two_app_instances_creating_the_same_archive_at_once(tmp_path: Path) -> 
                                   stderr=subprocess.PIPE, text=True) for _ in range(3)]
         results = [p.communicate(timeout=120) for p in procs]
         assert [p.returncode for p in procs] == [0, 0, 0], [err for _out, err in results]
-        assert [out.strip() for out, _err in results] == ["1", "1", "1"]
+        assert [out.strip() for out, _err in results] == [str(SCHEMA_VERSION)] * 3
 
 
 WRITER = """
 import sys
-from inspector_search.core.catalog import Catalog
+from inspector_search.core.catalog import SCHEMA_VERSION, Catalog
 catalog = Catalog(sys.argv[1])
 for n in range(int(sys.argv[2])):
     with catalog.transaction() as conn:
