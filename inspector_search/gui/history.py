@@ -99,6 +99,7 @@ class HistoryDialog(QDialog):
 
     loaded = Signal()
     photoActivated = Signal(object)
+    viewRequested = Signal(object, int)  # every photo of the history, in the order shown, and which one
 
     def __init__(
         self,
@@ -155,6 +156,7 @@ class HistoryDialog(QDialog):
         for inspection in history.inspections:
             strip = InspectionStrip(inspection, self._thumbnails, self._menu_factory)
             strip.view.openRequested.connect(lambda index: self.photoActivated.emit(index.data(Role.PHOTO)))
+            strip.view.viewRequested.connect(lambda index: self._view(index.data(Role.PHOTO)))
             self.strips.append(strip)
             self.body_layout.insertWidget(self.body_layout.count() - 1, strip)
             line = QFrame()
@@ -166,6 +168,10 @@ class HistoryDialog(QDialog):
     def _show_error(self, error: BaseException) -> None:
         self.summary.setText(describe_error(error))
         self.loaded.emit()
+
+    def _view(self, photo: PhotoRecord) -> None:
+        photos = [p for strip in self.strips for p in strip.photos()]
+        self.viewRequested.emit(photos, next(n for n, p in enumerate(photos) if p is photo))
 
     def photo_dates(self) -> list[date | None]:
         """The inspection date of every listed photo, in the order shown (for tests and checks)."""

@@ -46,6 +46,7 @@ from .search_controller import SearchController
 from .settings import THUMBNAIL_SIZES, Preferences, WindowState
 from .skipped import SkippedDialog
 from .thumbnails import ThumbnailLoader
+from .viewer import PhotoViewer, ViewerItem
 from .workers import TaskRunner
 
 DEFAULT_SIZE = (1280, 760)
@@ -66,6 +67,7 @@ class MainWindow(QMainWindow):
         self.ready = False
         self.last_history: HistoryDialog | None = None
         self.last_compare: CompareDialog | None = None
+        self.last_viewer: PhotoViewer | None = None
         self._add_dialog: AddPhotosDialog | None = None
         self._runner = TaskRunner(max_threads=2, parent=self)
         self.thumbnails = ThumbnailLoader(archive, parent=self)
@@ -144,9 +146,12 @@ class MainWindow(QMainWindow):
             "Show in folder", "folder", None, lambda: self._on_current(self.show_in_folder)
         )
         self.copy_path_action = self._action("Copy path", "copy", None, lambda: self._on_current(self.copy_path))
+        self.view_action = self._action("View photo", "search", None, self.view_current)
+        self.view_action.setToolTip("The photo large, with zoom, previous/next and its details (Space in the grid)")
         self.history_action = self._action("Equipment history", "history", "Ctrl+H", self.show_current_history)
         self.compare_action = self._action("Compare with query", "compare", "Ctrl+D", self.compare_current)
         self.photo_actions = [
+            self.view_action,
             self.history_action,
             self.compare_action,
             self.open_file_action,
@@ -216,6 +221,7 @@ class MainWindow(QMainWindow):
         self.results.addRequested.connect(self.show_add_dialog)
         self.results.currentChanged.connect(self._current_changed)
         self.results.view.openRequested.connect(self.open_detail)
+        self.results.view.viewRequested.connect(self.view_result)
         self.results.view.customContextMenuRequested.connect(self._results_context_menu)
         self.browser.historyRequested.connect(self.show_history)
         self.browser.siteRequested.connect(self.filters.set_site)
@@ -395,7 +401,7 @@ class MainWindow(QMainWindow):
 
     def _update_photo_actions(self) -> None:
         photo = self.current_photo()
-        for action in (self.open_file_action, self.show_folder_action, self.copy_path_action):
+        for action in (self.open_file_action, self.show_folder_action, self.copy_path_action, self.view_action):
             action.setEnabled(photo is not None)
         self.history_action.setEnabled(photo is not None and bool(photo.equipment_tag))
         self.compare_action.setEnabled(photo is not None and self.query_pane.image is not None)
@@ -421,6 +427,33 @@ class MainWindow(QMainWindow):
             self.splitter.setSizes(sizes)
         self._update_photo_actions()
 
+    def view_result(self, index: Any) -> PhotoViewer | None:
+        """Double click or Space on a match: the viewer, stepping through the matches as shown; on an
+        equipment group: list its photos (or hide them again)."""
+        if self.results.toggle_group(index):
+            return None
+        proxy = self.results.proxy
+        rows = [proxy.index(row, 0) for row in range(proxy.rowCount())]
+        items = [ViewerItem(i.data(Role.PHOTO), i.data(Role.SCORE)) for i in rows]
+        return self.view_photos(items, index.row())
+
+    def view_current(self) -> PhotoViewer | None:
+        """The current photo in the viewer (with the matches to step through when it is one of them)."""
+        photo = self.current_photo()
+        if photo is None:
+            return None
+        current = self.results.view.currentIndex()
+        if current.isValid() and current.data(Role.PHOTO) == photo:
+            return self.view_result(current)
+        return self.view_photos([ViewerItem(photo, self.detail.score)], 0)
+
+    def view_photos(self, items: list[ViewerItem], index: int) -> PhotoViewer:
+        """Open the viewer on ``items[index]``; previous/next step through ``items``."""
+        viewer = PhotoViewer(items, index, self._runner, self)
+        viewer.show()
+        self._remember_dialog("last_viewer", viewer)
+        return viewer
+
     def open_file(self, photo: PhotoRecord) -> None:
         if not photo_actions.open_file(photo.path):
             self.statusBar().showMessage(f"Cannot open {photo.path}", 6000)
@@ -436,6 +469,7 @@ class MainWindow(QMainWindow):
     def photo_menu(self, photo: PhotoRecord, parent: QWidget | None = None) -> QMenu:
         """The context menu for a photo (results grid and history strips)."""
         menu = QMenu(parent or self)
+        menu.addAction(icon("search"), "View photo", lambda: self.view_photos([ViewerItem(photo)], 0))
         menu.addAction(icon("open"), "Open file", lambda: self.open_file(photo))
         menu.addAction(icon("folder"), "Show in folder", lambda: self.show_in_folder(photo))
         menu.addAction(icon("copy"), "Copy path", lambda: self.copy_path(photo))
@@ -486,11 +520,12 @@ class MainWindow(QMainWindow):
                 return open_dialog
         dialog = HistoryDialog(self.archive, tag, self.thumbnails, self._runner, self.photo_menu, self)
         dialog.photoActivated.connect(lambda photo: self.show_detail(photo, self.results.score_of(photo.image_id)))
+        dialog.viewRequested.connect(lambda photos, n: self.view_photos([ViewerItem(p) for p in photos], n))
         dialog.show()
         self._remember_dialog("last_history", dialog)
         return dialog
 
-    def _remember_dialog(self, name: str, dialog: HistoryDialog | CompareDialog) -> None:
+    def _remember_dialog(self, name: str, dialog: QWidget) -> None:
         """Keep ``dialog`` as the latest of its kind until it is gone, unless a newer one replaced it."""
         setattr(self, name, dialog)
         ref = weakref.ref(dialog)

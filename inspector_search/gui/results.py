@@ -460,7 +460,8 @@ class PhotoGridView(QListView):
     preferred thumbnail size (at least ``MIN_COLUMNS`` while a cell keeps ``MIN_SIDE`` pixels), each
     stretched so that no strip of the width stays empty (a justified grid)."""
 
-    openRequested = Signal(QModelIndex)
+    openRequested = Signal(QModelIndex)  # Enter: show it in the details
+    viewRequested = Signal(QModelIndex)  # double click or Space: open it in the viewer
     drawnSizeChanged = Signal(int)
     MIN_COLUMNS = 2
     MIN_SIDE = 88
@@ -477,7 +478,7 @@ class PhotoGridView(QListView):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.doubleClicked.connect(self.openRequested)
+        self.doubleClicked.connect(self.viewRequested)
 
     def make_responsive(self) -> None:
         """Fit the columns to the width from now on (the results grid; history strips keep their size)."""
@@ -520,6 +521,10 @@ class PhotoGridView(QListView):
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
             self.openRequested.emit(self.currentIndex())
+            event.accept()
+            return
+        if event.key() == Qt.Key.Key_Space and self.currentIndex().isValid():
+            self.viewRequested.emit(self.currentIndex())
             event.accept()
             return
         super().keyPressEvent(event)

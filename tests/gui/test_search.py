@@ -245,8 +245,8 @@ def test_context_menu_actions(qtbot, window, query_photo: Path) -> None:
     photo = window.results.model.items()[0].photo
     menu = window.photo_menu(photo)
     actions = {action.text(): action for action in menu.actions() if action.text()}
-    assert list(actions) == ["Open file", "Show in folder", "Copy path", "Equipment history", "Compare with query",
-                             "Compare with previous inspection"]
+    assert list(actions) == ["View photo", "Open file", "Show in folder", "Copy path", "Equipment history",
+                             "Compare with query", "Compare with previous inspection"]
     assert all(action.isEnabled() for action in actions.values())
     recorder = UrlRecorder()
     QDesktopServices.setUrlHandler("file", recorder, "open")
