@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import imaging
-from .atomic import atomic_write_bytes
+from .atomic import fsync_directory, temporary_path
 from .catalog import now_iso
 from .errors import ImageError, SharedArchiveError
 from .ingest import apply_metadata
@@ -281,7 +282,8 @@ def push(archive: Archive, store: PgStore, state: SyncState, report: SyncReport,
     if progress is not None and todo:
         progress.report(len(todo), len(todo), "pushing")
     _push_edits(archive, store, state, report)
-    maybe_refit(store, policy or ProjectionPolicy())
+    if report.pushed:  # a contributor who added photos keeps the server's projection up to date
+        maybe_refit(store, policy or ProjectionPolicy())
 
 
 def _record_model(store: PgStore, model_id: str) -> None:
@@ -470,13 +472,13 @@ def apply_pulled(archive: Archive, state: SyncState, report: SyncReport, rows: l
     catalog, model_id = archive.catalog, archive.extractor.model_id
     recorded = []
     new = [r for r in rows if r.get("display") is not None]
+    files = []
     for row in new:
-        path = shared_path(archive.folder, row["content_hash"])
         thumb = archive.folder / "thumbnails" / str(THUMBNAIL_SIDE) / row["content_hash"][:2] / \
             f"{row['content_hash']}.jpg"
-        for target, data in ((path, row["display"]), (thumb, row["thumbnail"])):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(target, data)
+        files += [(shared_path(archive.folder, row["content_hash"]), row["display"], True),
+                  (thumb, row["thumbnail"], False)]  # the thumbnail cache is disposable
+    write_files(files)
     with catalog.transaction() as conn:
         for row in rows:
             found = conn.execute("SELECT id FROM images WHERE content_hash = ?", (row["content_hash"],)).fetchone()
@@ -528,6 +530,31 @@ def _apply_document(catalog, conn, image_id: int, doc: dict[str, Any]) -> None:
     for kind, value in wanted - have:
         conn.execute("INSERT OR IGNORE INTO labels (image_id, kind, value, who, labelled_at) VALUES (?, ?, ?, ?, ?)",
                      (image_id, kind, value, "sync", now_iso()))
+
+
+def write_files(files: Sequence[tuple[Path, bytes, bool]]) -> None:
+    """Write a batch of files, each by rename over a temporary name, then flush the durable ones and their
+    folders once for the whole batch (one fsync each after all the writes, which costs a fraction of
+    fsyncing every file as it is written). Done before the catalog transaction that names them, so a
+    committed photo always has its file; a crash before leaves at worst files no catalog row names."""
+    durable, folders = [], set()
+    for path, data, keep in files:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temporary_path(path)
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+        if keep:
+            durable.append(path)
+            folders.add(path.parent)
+    for path in durable:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    for folder in folders:
+        fsync_directory(folder)
 
 
 def shared_path(folder: Path, content_hash: str) -> Path:

@@ -15,8 +15,6 @@ from inspector_search.core.storage.pg_connect import connect, redact
 from .test_server_init import as_user
 
 
-
-
 @pytest.fixture
 def memory_keyring():
     keyring = pytest.importorskip("keyring")

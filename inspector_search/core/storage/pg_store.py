@@ -139,16 +139,23 @@ class PgStore:
                             "ON p.id = f.photo_id WHERE {} ORDER BY f.features <=> %(q)s LIMIT %(k)s").format(where)
         results = []
         conn = self.conn()
-        with translated(self.url, "search"), conn.transaction():
-            conn.execute("SELECT set_config('hnsw.ef_search', %s, true)",
-                         (str(min(MAX_EF_SEARCH, max(DEFAULT_EF_SEARCH, k))),))
-            if self.iterative_scan:
-                conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)")
+        with translated(self.url, "search"):
+            self._search_settings(conn, min(MAX_EF_SEARCH, max(DEFAULT_EF_SEARCH, k)))
             for row in np.asarray(vectors, dtype=np.float32):
                 q = row if projected else HalfVector(row)
                 found = conn.execute(query, {**params, "q": q, "k": int(k)}).fetchall()
                 results.append(sorted(((int(i), float(s)) for i, s in found), key=lambda t: (-t[1], t[0])))
         return results
+
+    def _search_settings(self, conn, ef_search: int) -> None:
+        """Session settings of this thread's connection for HNSW searches, set when they change (one
+        statement per search instead of a transaction with SET LOCAL)."""
+        if getattr(self._local, "ef_search", None) == ef_search and getattr(self._local, "conn_id", None) == id(conn):
+            return
+        conn.execute("SELECT set_config('hnsw.ef_search', %s, false)", (str(ef_search),))
+        if self.iterative_scan:
+            conn.execute("SELECT set_config('hnsw.iterative_scan', 'relaxed_order', false)")
+        self._local.ef_search, self._local.conn_id = ef_search, id(conn)
 
     def features_of(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored raw features of the given photos (float32), by id."""
