@@ -1,20 +1,27 @@
-"""Equipment history: one equipment's inspections in date order, each with its notes and photo strip."""
+"""Equipment history as a timeline: every inspection (newest or oldest first) with its date, inspector,
+notes and all its photos; the photo the history was opened from highlighted; a strip of years to
+jump through; any two inspections ticked and compared side by side."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFrame,
+    QHBoxLayout,
     QLabel,
     QListView,
     QMenu,
+    QPushButton,
     QScrollArea,
     QStyleOptionViewItem,
     QVBoxLayout,
@@ -42,7 +49,8 @@ def summary_line(history: EquipmentHistory) -> str:
 
 
 class InspectionStrip(QWidget):
-    """One inspection: date, inspector, notes, and its photos in a horizontal strip."""
+    """One inspection: date, inspector, notes, and its photos in a horizontal strip; a box to tick it
+    for comparing."""
 
     def __init__(
         self,
@@ -52,13 +60,22 @@ class InspectionStrip(QWidget):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self.inspection = inspection
         self._menu_factory = menu_factory
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 6, 0, 6)
-        who = f" — {inspection.inspector}" if inspection.inspector else ""
-        heading = QLabel(f"<b>{format_date(inspection.inspected_on)}</b>{who}")
-        heading.setTextFormat(Qt.TextFormat.RichText)
-        layout.addWidget(heading)
+        who = f" — {html.escape(inspection.inspector)}" if inspection.inspector else ""
+        count = plural(len(inspection.photos), "photo")
+        head = QHBoxLayout()
+        self.heading = QLabel(f"<b>{format_date(inspection.inspected_on)}</b>{who} <span style='color:gray'>"
+                              f"· {count}</span>")
+        self.heading.setTextFormat(Qt.TextFormat.RichText)
+        self.pick = QCheckBox("Compare")
+        self.pick.setToolTip("Tick two inspections, then Compare ticked inspections")
+        self.pick.setAccessibleName(f"Compare the inspection of {format_date(inspection.inspected_on)}")
+        head.addWidget(self.heading, 1)
+        head.addWidget(self.pick)
+        layout.addLayout(head)
         if inspection.notes:
             notes = QLabel(inspection.notes)
             notes.setWordWrap(True)
@@ -78,10 +95,26 @@ class InspectionStrip(QWidget):
         scrollbar = self.view.horizontalScrollBar().sizeHint().height()
         self.view.setFixedHeight(cell.height() + scrollbar + 4 * self.view.frameWidth() + 8)
         self.view.customContextMenuRequested.connect(self._context_menu)
+        self.view.setAccessibleName(f"Photos of the inspection of {format_date(inspection.inspected_on)}")
         layout.addWidget(self.view)
 
     def photos(self) -> list[PhotoRecord]:
         return [item.photo for item in self.model.items()]
+
+    def chosen_photo(self) -> PhotoRecord:
+        """The photo selected in the strip, else its first."""
+        current = self.view.currentIndex()
+        return current.data(Role.PHOTO) if current.isValid() else self.photos()[0]
+
+    def highlight(self, image_id: int) -> bool:
+        """Select and mark the photo ``image_id`` (the one the history was opened from); False if absent."""
+        for row, photo in enumerate(self.photos()):
+            if photo.image_id == image_id:
+                self.view.setCurrentIndex(self.model.index(row))
+                self.view.scrollTo(self.model.index(row))
+                self.heading.setText(self.heading.text() + " <b style='color:#ef6c00'>· ★ the matched photo</b>")
+                return True
+        return False
 
     def _context_menu(self, pos: QPoint) -> None:
         index = self.view.indexAt(pos)
@@ -100,6 +133,7 @@ class HistoryDialog(QDialog):
     loaded = Signal()
     photoActivated = Signal(object)
     viewRequested = Signal(object, int)  # every photo of the history, in the order shown, and which one
+    compareRequested = Signal(object, object)  # photos of two inspections: older, newer
 
     def __init__(
         self,
@@ -109,9 +143,11 @@ class HistoryDialog(QDialog):
         runner: TaskRunner,
         menu_factory: PhotoMenuFactory | None = None,
         parent: QWidget | None = None,
+        highlight: int | None = None,
     ) -> None:
         super().__init__(parent)
         self.tag = tag
+        self.highlight_id = highlight
         self._thumbnails = thumbnails
         self._menu_factory = menu_factory
         self.strips: list[InspectionStrip] = []
@@ -125,17 +161,36 @@ class HistoryDialog(QDialog):
         self.summary.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         layout.addWidget(self.heading)
         layout.addWidget(self.summary)
+        controls = QHBoxLayout()
+        self.order = QComboBox()
+        self.order.addItem("Newest first", True)
+        self.order.addItem("Oldest first", False)
+        self.order.setAccessibleName("Order of the inspections")
+        self.order.currentIndexChanged.connect(lambda _i: self._arrange())
+        self.years = QHBoxLayout()
+        self.years.setSpacing(2)
+        controls.addWidget(QLabel("Years:"))
+        controls.addLayout(self.years)
+        controls.addStretch(1)
+        controls.addWidget(self.order)
+        layout.addLayout(controls)
         self.body = QWidget()
         self.body_layout = QVBoxLayout(self.body)
         self.body_layout.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(self.body)
-        layout.addWidget(scroll, 1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setWidget(self.body)
+        layout.addWidget(self.scroll, 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
+        self.compare_button = QPushButton("Compare ticked inspections")
+        self.compare_button.setToolTip("Tick two inspections to compare them side by side")
+        self.compare_button.setEnabled(False)
+        self.compare_button.clicked.connect(self.compare_ticked)
+        buttons.addButton(self.compare_button, QDialogButtonBox.ButtonRole.ActionRole)
         layout.addWidget(buttons)
+        self.year_buttons: dict[int, QPushButton] = {}
         self._runner = runner
         self._task = runner.submit(
             lambda _p: archive.history(tag), self._show_history, self._show_error, name="history", context=self
@@ -157,13 +212,74 @@ class HistoryDialog(QDialog):
             strip = InspectionStrip(inspection, self._thumbnails, self._menu_factory)
             strip.view.openRequested.connect(lambda index: self.photoActivated.emit(index.data(Role.PHOTO)))
             strip.view.viewRequested.connect(lambda index: self._view(index.data(Role.PHOTO)))
+            strip.pick.toggled.connect(self._picks_changed)
             self.strips.append(strip)
+        self._build_years()
+        self._arrange()
+        wanted = self.highlight_id
+        marked = [strip for strip in self.strips if wanted is not None and strip.highlight(wanted)]
+        if marked:
+            QTimer.singleShot(0, self, lambda: self.scroll.ensureWidgetVisible(marked[0]))
+        self.loaded.emit()
+
+    def _arrange(self) -> None:
+        """Lay the strips out newest or oldest first (undated ones last either way), with rules between."""
+        while self.body_layout.count() > 1:
+            item = self.body_layout.takeAt(0)
+            widget = item.widget()
+            if widget is not None and not isinstance(widget, InspectionStrip):
+                widget.deleteLater()
+        newest_first = bool(self.order.currentData())
+        dated = sorted((s for s in self.strips if s.inspection.inspected_on is not None),
+                       key=lambda s: s.inspection.inspected_on, reverse=newest_first)
+        self.strips = dated + [s for s in self.strips if s.inspection.inspected_on is None]
+        for strip in self.strips:
             self.body_layout.insertWidget(self.body_layout.count() - 1, strip)
             line = QFrame()
             line.setFrameShape(QFrame.Shape.HLine)
             line.setFrameShadow(QFrame.Shadow.Sunken)
             self.body_layout.insertWidget(self.body_layout.count() - 1, line)
-        self.loaded.emit()
+
+    def _build_years(self) -> None:
+        """One button per year with inspections (and how many): it scrolls to that year's first one."""
+        counts: dict[int, int] = {}
+        for strip in self.strips:
+            if strip.inspection.inspected_on is not None:
+                year = strip.inspection.inspected_on.year
+                counts[year] = counts.get(year, 0) + 1
+        for year in sorted(counts):
+            button = QPushButton(str(year))
+            button.setToolTip(f"{plural(counts[year], 'inspection')} in {year}")
+            button.setFlat(True)
+            button.clicked.connect(lambda _checked=False, y=year: self.show_year(y))
+            self.years.addWidget(button)
+            self.year_buttons[year] = button
+
+    def show_year(self, year: int) -> InspectionStrip | None:
+        """Scroll to the first inspection of ``year`` in the order shown."""
+        strip = next((s for s in self.strips if s.inspection.inspected_on and s.inspection.inspected_on.year == year),
+                     None)
+        if strip is not None:
+            self.scroll.ensureWidgetVisible(strip, 0, 0)
+            self.scroll.verticalScrollBar().setValue(strip.y())
+            strip.view.setFocus()
+        return strip
+
+    def ticked(self) -> list[InspectionStrip]:
+        return [strip for strip in self.strips if strip.pick.isChecked()]
+
+    def _picks_changed(self, _checked: bool) -> None:
+        ticked = self.ticked()
+        self.compare_button.setEnabled(len(ticked) == 2)
+        self.compare_button.setText("Compare ticked inspections" if len(ticked) <= 2 else "Tick only two to compare")
+
+    def compare_ticked(self) -> None:
+        """Ask to compare the chosen photos of the two ticked inspections, older on the left."""
+        ticked = self.ticked()
+        if len(ticked) != 2:
+            return
+        older, newer = sorted(ticked, key=lambda s: s.inspection.inspected_on or date.max)
+        self.compareRequested.emit(older.chosen_photo(), newer.chosen_photo())
 
     def _show_error(self, error: BaseException) -> None:
         self.summary.setText(describe_error(error))

@@ -477,7 +477,8 @@ class MainWindow(QMainWindow):
         tag = photo.equipment_tag
         shown_in = parent.window() if parent is not None else None
         if not (isinstance(shown_in, HistoryDialog) and shown_in.shows(tag)):  # not the history already open
-            history = menu.addAction(icon("history"), "Equipment history", lambda: self.show_history(tag))
+            history = menu.addAction(icon("history"), "Equipment history",
+                                     lambda: self.show_history(tag, photo.image_id))
             history.setEnabled(bool(photo.equipment_tag))
         score = self.results.score_of(photo.image_id)
         compare = menu.addAction(icon("compare"), "Compare with query", lambda: self.compare(photo, score))
@@ -507,10 +508,11 @@ class MainWindow(QMainWindow):
     def show_current_history(self) -> None:
         photo = self.current_photo()
         if photo is not None and photo.equipment_tag:
-            self.show_history(photo.equipment_tag)
+            self.show_history(photo.equipment_tag, photo.image_id)
 
-    def show_history(self, tag: str | None) -> HistoryDialog | None:
-        """Open the history of ``tag``, or bring its window forward when it is already open."""
+    def show_history(self, tag: str | None, highlight: int | None = None) -> HistoryDialog | None:
+        """Open the history of ``tag`` (marking photo ``highlight``), or bring its window forward when it is
+        already open."""
         if not tag:
             return None
         for open_dialog in self.findChildren(HistoryDialog):
@@ -518,7 +520,9 @@ class MainWindow(QMainWindow):
                 open_dialog.raise_()
                 open_dialog.activateWindow()
                 return open_dialog
-        dialog = HistoryDialog(self.archive, tag, self.thumbnails, self._runner, self.photo_menu, self)
+        dialog = HistoryDialog(self.archive, tag, self.thumbnails, self._runner, self.photo_menu, self,
+                               highlight=highlight)
+        dialog.compareRequested.connect(self.compare_photos)
         dialog.photoActivated.connect(lambda photo: self.show_detail(photo, self.results.score_of(photo.image_id)))
         dialog.viewRequested.connect(lambda photos, n: self.view_photos([ViewerItem(p) for p in photos], n))
         dialog.show()

@@ -27,8 +27,8 @@ def test_history_lists_an_equipments_photos_in_date_order(qtbot, window) -> None
     dialog = open_history(qtbot, window, "PU-201")
     dates = dialog.photo_dates()
     assert len(dates) == PER_CLASS
-    assert dates == sorted(dates)
-    assert [d.isoformat() for d in dict.fromkeys(dates)] == sorted(DATES)
+    assert dates == sorted(dates, reverse=True)  # a timeline, newest first
+    assert [d.isoformat() for d in dict.fromkeys(dates)] == sorted(DATES, reverse=True)
     assert len(dialog.strips) == len(DATES)
     assert all(photo.equipment_tag == "PU-201" for strip in dialog.strips for photo in strip.photos())
     assert "PU-201" in dialog.heading.text()
