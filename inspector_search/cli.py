@@ -284,6 +284,8 @@ def _print_add(report: AddReport) -> None:
         print(f"  skipped {item.path}: {item.reason}")
     for problem in report.metadata_errors:
         print(f"  metadata: {problem}")
+    for note in report.notes:
+        print(f"  note: {note}")
 
 
 # -- search ----------------------------------------------------------------------------------------

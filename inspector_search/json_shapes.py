@@ -75,5 +75,5 @@ def add_json(report: AddReport) -> dict[str, Any]:
         "copies": report.copies, "updated_metadata": report.updated_metadata, "removed": report.removed,
         "skipped": [{"path": str(s.path), "reason": s.reason} for s in report.skipped],
         "metadata_errors": list(report.metadata_errors), "cancelled": report.cancelled,
-        "seconds": round(report.seconds, 3),
+        "seconds": round(report.seconds, 3), "notes": list(report.notes),
     }

@@ -24,6 +24,7 @@ import numpy as np
 import platformdirs
 
 from . import imaging
+from .add_record import record_add, sources_to_restore
 from .archive_clusters import ClustersMixin
 from .archive_labels import LabelsMixin, SuggestionsMixin
 from .atomic import atomic_write_bytes, leftover_temporary_files
@@ -145,7 +146,7 @@ class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
             return
         before = len(self.store.messages)
         self.store.load()
-        if len(self.store.messages) > before:
+        if len(self.store.messages) > before and not self.store.catalog_behind:  # keep the evidence for add
             with contextlib.suppress(InspectorSearchError, OSError), WriterLock(self._writer.path):
                 self.store.save()
 
@@ -160,10 +161,19 @@ class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
                     leftover.unlink()
             self.extractor.load()
             self.store.load()
+            notes: list[str] = []
+            lost = self.store.lost_photos
+            if self.store.catalog_behind and metadata is None and layout is None:  # restore what the add gave
+                metadata, layout, notes = sources_to_restore(self.folder, source.roots)
+                source = read_source(source.roots, metadata, layout)
+            record_add(self.folder, source.roots, metadata, layout)
             report = add_photos(self.catalog, self.store, self.extractor, source, progress, workers)
+            if self.store.catalog_behind:
+                notes.insert(0, f"the catalog had lost {lost} photos against its index; {report.added} added again")
+                self.store.catalog_behind = False  # the index just saved reflects the catalog again
         with contextlib.suppress(InspectorSearchError):  # the clusters catch up at their next read otherwise
             self.assign_new_photos_to_clusters()
-        return report
+        return replace(report, notes=tuple(notes)) if notes else report
 
     def reindex(self, dim: int | None = None, progress: Progress | None = None) -> None:
         """Refit PCA on all stored features (``dim`` components) and rebuild the index from the catalog."""

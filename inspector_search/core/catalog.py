@@ -472,6 +472,11 @@ class Catalog:
                 (model_id, *part))
             yield from _feature_chunks(rows, batch)
 
+    def image_ids(self) -> np.ndarray:
+        """Ids of every photo the catalog knows, live or deleted (sorted)."""
+        rows = self.conn.execute("SELECT id FROM images ORDER BY id")
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
     def live_image_ids(self, model_id: str) -> np.ndarray:
         """Ids of photos that exist and have features for ``model_id`` (what the index must hold)."""
         rows = self.conn.execute(

@@ -227,6 +227,8 @@ class AddReport:
     metadata_errors: tuple[str, ...] = ()
     cancelled: bool = False
     seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+    """What the run found and did about the archive itself (e.g. photos the catalog had lost, restored)."""
 
 
 @dataclass(frozen=True)

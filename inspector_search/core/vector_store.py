@@ -66,6 +66,10 @@ class VectorStore:
         self._projection_unsaved = False  # fitted here, written by the next save() (the writer's)
         self._index: VectorIndex | None = None
         self._synced_generation = -1
+        self.lost_photos = 0
+        """Photos the index on disk held that the catalog no longer knows at all (its last commits were lost)."""
+        self.catalog_behind = False
+        """The catalog is older than the index made from it (generation went back): saved changes were lost."""
 
     # -- loading ---------------------------------------------------------------------------------
     @property
@@ -113,7 +117,24 @@ class VectorStore:
             self._note(f"{path.name} is damaged ({exc.reason}); rebuilding it from the catalog")
             return VectorIndex(projection.out_dim)
         self._synced_generation = int(state.get("generation", -1))
+        self._compare_with_catalog(index, self._synced_generation)
         return index
+
+    def _compare_with_catalog(self, index: VectorIndex, generation: int) -> None:
+        """Notice a catalog that lost its last saved changes (a write-ahead log truncated, garbled or deleted):
+        SQLite then opens the file as it was before them without a word, and the index made after them holds
+        photos the catalog has never heard of, or a later generation. Said in ``messages``; the index file is
+        kept as it is (readers do not save over it), so the next ``add`` still knows what to restore."""
+        known = self.catalog.image_ids()
+        lost = np.setdiff1d(index.ids(), known, assume_unique=True)
+        self.lost_photos = len(lost)
+        self.catalog_behind = bool(len(lost)) or self.catalog.generation < generation
+        if not self.catalog_behind:
+            return
+        what = f"{len(lost)} photos that {INDEX_FILE} holds" if len(lost) else f"changes that {INDEX_FILE} reflects"
+        self._note(f"the catalog lacks {what}: its last saved changes were lost (a damaged or deleted "
+                   f"{self.catalog.path.name}-wal?). Run `inspector-search add` on the same folders again: the "
+                   "photos are added again, with the metadata CSV or layout recorded by the earlier add")
 
     def _read_state(self) -> dict | None:
         try:

@@ -9,6 +9,7 @@ import os
 import shutil
 import sqlite3
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
@@ -16,7 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .harness import copy_archive, digests, neu_files, permissions_apply, run_cli
+from inspector_search.core.archive import Archive
+
+from .harness import PROJECT_ROOT, copy_archive, digests, neu_files, permissions_apply, run_cli
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX file names, FIFOs and /dev/zero")
 
@@ -179,3 +182,96 @@ def test_a_catalog_creation_cut_short_leaves_no_backup_and_repair_removes_an_old
     run_cli(archive, "check", "--repair", check=False)
     assert sorted(p.name for p in archive.glob("*.bak")) == ["catalog.sqlite.v1.bak"]
     assert run_cli(archive, "check").returncode == 0
+
+
+ADD_AND_DIE = """
+import os, sys
+from pathlib import Path
+from inspector_search.core.archive import Archive
+from inspector_search.core.vector_store import ProjectionPolicy
+archive = Archive.open(Path(sys.argv[1]), policy=ProjectionPolicy(dim=16, min_photos=1000))
+archive.add([Path(sys.argv[2])], metadata=Path(sys.argv[3]))
+os._exit(0)  # killed before closing: the committed batches are still in the write-ahead log, not in the file
+"""
+
+
+@pytest.fixture(scope="module")
+def wal_archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict[str, tuple]]:
+    """(archive whose catalog changes are all in its -wal, photos, name -> (tag, site, inspector) as added)."""
+    root = tmp_path_factory.mktemp("wal")
+    photos = root / "photos"
+    photos.mkdir()
+    sources = [p for cls in ("crazing", "patches", "scratches") for p in neu_files(cls, 20)]
+    lines = ["path,equipment_tag,site,inspector"]
+    for n, source in enumerate(sources):
+        shutil.copy(source, photos / source.name)
+        lines.append(f"{source.name},T-{n % 5},Site{n % 3},Ann")
+    (root / "export.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    subprocess.run([sys.executable, "-c", ADD_AND_DIE, str(root / "archive"), str(photos), str(root / "export.csv")],
+                   check=True, timeout=300, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    assert (root / "archive" / "catalog.sqlite-wal").stat().st_size > 100_000
+    sound = shutil.copytree(root / "archive", root / "sound")  # opening it checkpoints its log: a copy
+    expected = metadata_by_name(sound)
+    assert len(set(expected.values())) == 15
+    return root / "archive", photos, expected
+
+
+def metadata_by_name(archive: Path) -> dict[str, tuple]:
+    with Archive.open(archive, create=False) as opened:
+        rows = opened.catalog.conn.execute("SELECT path, image_id FROM files WHERE deleted = 0").fetchall()
+        return {Path(p).name: (r.equipment_tag, r.site, r.inspector) for p, i in rows for r in [opened.photo(i)]}
+
+
+@pytest.mark.parametrize("fault", ["deleted", "truncated", "garbled"])
+def test_a_lost_write_ahead_log_is_noticed_and_the_next_add_restores_photos_and_metadata(
+        wal_archive: tuple[Path, Path, dict[str, tuple]], tmp_path: Path, fault: str) -> None:
+    template, photos, expected = wal_archive
+    archive = tmp_path / "archive"
+    shutil.copytree(template, archive)
+    wal = archive / "catalog.sqlite-wal"
+    (archive / "catalog.sqlite-shm").unlink(missing_ok=True)
+    if fault == "deleted":
+        wal.unlink()
+    elif fault == "truncated":
+        os.truncate(wal, wal.stat().st_size * 3 // 4)  # past the first batch's commit, within the second
+    else:
+        with open(wal, "r+b") as handle:
+            handle.seek(wal.stat().st_size * 3 // 4)
+            handle.write(b"\x55" * 4096)
+    index_before = (archive / "index.hnsw").read_bytes()
+    status = json.loads(run_cli(archive, "status", "--json").stdout)
+    lost = json.loads((archive / "index.json").read_text())["count"] - status["photos"]
+    assert lost > 0
+    assert (status["photos"] > 0) == (fault != "deleted")  # truncated and garbled logs keep their first batch
+    note = f"the catalog lacks {lost} photos that index.hnsw holds: its last saved changes were lost"
+    assert any(message.startswith(note) for message in status["messages"]), status["messages"]
+    searched = run_cli(archive, "search", str(photos / sorted(expected)[-1]), "-k", "1")
+    assert note in searched.stderr
+    assert (archive / "index.hnsw").read_bytes() == index_before, "a reader saved over the evidence"
+
+    report = json.loads(run_cli(archive, "add", str(photos), "--json").stdout)  # no --metadata given
+    assert report["added"] == lost
+    assert report["notes"][0] == f"the catalog had lost {lost} photos against its index; {lost} added again"
+    assert report["notes"][1].startswith(f"metadata taken again from {template.parent / 'export.csv'}")
+    assert metadata_by_name(archive) == expected
+    after = json.loads(run_cli(archive, "status", "--json").stdout)
+    assert after["photos"] == status["photos"] + lost and after["messages"] == []
+    assert run_cli(archive, "check").returncode == 0
+
+
+def test_after_a_lost_log_a_changed_csv_is_named_instead_of_applied(wal_archive: tuple[Path, Path, dict[str, tuple]],
+                                                                     tmp_path: Path) -> None:
+    template, photos, _ = wal_archive
+    archive = tmp_path / "archive"
+    shutil.copytree(template, archive)
+    (archive / "catalog.sqlite-wal").unlink()
+    (archive / "catalog.sqlite-shm").unlink(missing_ok=True)
+    table = template.parent / "export.csv"
+    original = table.read_bytes()
+    try:
+        table.write_bytes(original + b"extra.jpg,T-9,Site9,Eve\n")
+        report = json.loads(run_cli(archive, "add", str(photos), "--json").stdout)
+    finally:
+        table.write_bytes(original)
+    assert any(f"came from {table}" in note and "has changed since" in note for note in report["notes"])
+    assert set(metadata_by_name(archive).values()) == {(None, None, None)}
