@@ -45,6 +45,7 @@ from .results_panel import ResultsPanel
 from .search_controller import SearchController
 from .settings import THUMBNAIL_SIZES, Preferences, WindowState
 from .skipped import SkippedDialog
+from .sync_panel import SyncController
 from .thumbnails import ThumbnailLoader
 from .viewer import PhotoViewer, ViewerItem
 from .workers import TaskRunner
@@ -133,6 +134,7 @@ class MainWindow(QMainWindow):
         self.open_action = self._action("Open photo…", "open", QKeySequence.StandardKey.Open, self.open_photo)
         self.paste_action = self._action("Paste", "paste", QKeySequence.StandardKey.Paste, self.paste)
         self.add_action = self._action("Add photos…", "add", "Ctrl+Shift+A", self.show_add_dialog)
+        self.plant_sync = SyncController(self.archive, self)  # File > Sync with plant archive, state in the status bar
         self.quit_action = self._action("Quit", "", QKeySequence.StandardKey.Quit, self.close)
         self.group_action = self._action("Group by equipment", "group", "Ctrl+G")
         self.group_action.setCheckable(True)
@@ -164,7 +166,8 @@ class MainWindow(QMainWindow):
 
     def _build_menus_and_toolbar(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        for action in (self.open_action, self.paste_action, None, self.add_action, None, self.quit_action):
+        for action in (self.open_action, self.paste_action, None, self.add_action, self.plant_sync.action, None,
+                       self.quit_action):
             file_menu.addSeparator() if action is None else file_menu.addAction(action)
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.browser_action)
@@ -207,11 +210,13 @@ class MainWindow(QMainWindow):
         self.add_progress.hide()
         bar.addWidget(self.photos_label)
         bar.addPermanentWidget(self.add_progress)
+        bar.addPermanentWidget(self.plant_sync.label)
         bar.addPermanentWidget(self.skipped_button)
         bar.addPermanentWidget(self.model_label)
 
     def _connect(self) -> None:
         self.query_pane.queryChanged.connect(self.run_search)
+        self.plant_sync.synced.connect(lambda _report: self.refresh_status())
         self.filters.filtersChanged.connect(self._filters_changed)
         self.filters.minScoreChanged.connect(self._min_score_changed)
         self.filters.siteChanged.connect(self._read_site_choices)
@@ -630,6 +635,7 @@ class MainWindow(QMainWindow):
         self.query_pane.shutdown()
         self.detail.shutdown()
         self.searcher.shutdown()
+        self.plant_sync.shutdown()
         self.thumbnails.shutdown()
         self._runner.shutdown()
 
