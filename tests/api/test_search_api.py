@@ -170,3 +170,15 @@ def test_more_and_less_like_this_equal_the_cli(served: Served, plant: tuple[Path
         plant[0], "--like", str(liked), "--like", str(ids[photos[11]]), "-k", "6")[0]["results"]
     assert unknown.status_code == 400 and "999999" in unknown.json()["error"]["message"]
     assert malformed.status_code == 422 and "like" in malformed.json()["error"]["message"]
+
+
+def test_an_unexpected_failure_is_a_json_500_without_a_trace(served: Served, monkeypatch) -> None:  # noqa: ANN001
+    def broken() -> None:
+        raise RuntimeError("secret internals /home/user/archive")
+
+    monkeypatch.setattr(served.archive, "status", broken)
+    with served.client() as client:
+        answer = client.get("/v1/status")
+    assert answer.status_code == 500
+    assert answer.json()["error"]["code"] == "internal_error"
+    assert "secret" not in answer.text and "Traceback" not in answer.text
