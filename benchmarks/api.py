@@ -136,20 +136,23 @@ def dropped_uploads(server: Server, token: str, photo: bytes, archive: Path, tem
     payload = photo * 4
     head = (b'--cut\r\nContent-Disposition: form-data; name="image"; filename="dropped.jpg"\r\n'
             b"Content-Type: image/jpeg\r\n\r\n")
-    rss0 = server.rss_mb()
-    for _ in range(count):
+    rss = [server.rss_mb()]
+    for n in range(count):
         with socket.create_connection((host, int(port))) as conn:
             conn.sendall(f"POST /v1/photos HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n"
                          f"Content-Type: multipart/form-data; boundary=cut\r\n"
                          f"Content-Length: {len(head) + len(payload) + 9}\r\n\r\n".encode() + head
                          + payload[: len(payload) * 2 // 3])
+        if (n + 1) % max(count // 5, 1) == 0:
+            time.sleep(0.2)
+            rss.append(server.rss_mb())
     time.sleep(1.0)
     with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
         jobs = http.get("/v1/jobs").json()
     uploads = archive / "uploads"
     return {"dropped": count, "jobs": len(jobs), "temp_files": sum(1 for _ in temp.rglob("*")),
             "upload_files": sum(1 for p in uploads.rglob("*") if p.is_file()) if uploads.exists() else 0,
-            "rss_before_mb": rss0, "rss_after_mb": server.rss_mb()}
+            "rss_mb": [*rss, server.rss_mb()]}
 
 
 def main() -> int:
@@ -200,7 +203,7 @@ def main() -> int:
                         results["dropped"] = dropped
                         print(f"  {dropped['dropped']} dropped uploads: {dropped['jobs']} jobs, "
                               f"{dropped['temp_files']} temporary files, {dropped['upload_files']} stored files left;"
-                              f" rss {dropped['rss_before_mb']:.0f} -> {dropped['rss_after_mb']:.0f} MB", flush=True)
+                              " rss " + " ".join(f"{m:.0f}" for m in dropped["rss_mb"]) + " MB", flush=True)
                 finally:
                     server.stop()
     finally:
