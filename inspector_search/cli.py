@@ -18,6 +18,7 @@ from . import __version__
 from .cli_api import add_api_commands, cmd_serve, cmd_token
 from .cli_clusters import add_clusters_command, cmd_clusters
 from .cli_labels import add_label_command, cmd_label
+from .cli_reports import add_report_command, cmd_report
 from .cli_shared import SERVER_COMMANDS, SYNC_COMMANDS, add_server_commands, add_sync_commands, archive_location
 from .core.archive import ARCHIVE_ENV, Archive, default_archive_folder, evaluate_folder, open_archive
 from .core.errors import InspectorSearchError, NotAnArchiveError
@@ -64,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_maintenance_commands(sub)
     _add_report_commands(sub)
     add_label_command(sub)
+    add_report_command(sub)
     add_clusters_command(sub)
     add_server_commands(sub)
     add_api_commands(sub, _at_least)
@@ -504,5 +506,6 @@ CREATING = frozenset({"add"})
 COMMANDS = {"add": cmd_add, "search": cmd_search, "history": cmd_history, "status": cmd_status,
             "reindex": cmd_reindex, "check": cmd_check, "export": cmd_export,
             "evaluate": cmd_evaluate, "duplicates": cmd_duplicates, "label": cmd_label, "serve": cmd_serve,
+            "report": cmd_report,
             "clusters": cmd_clusters, "token": cmd_token, **SERVER_COMMANDS,
             **SYNC_COMMANDS}

@@ -62,6 +62,7 @@ from .records import (
     SearchRequest,
     SkippedFile,
 )
+from .reporting import HistoryReport, Picture, SearchReport, history_report, search_report
 from .text_search import text_matches, text_ranked
 from .vector_store import (
     INDEX_FILE,
@@ -461,6 +462,25 @@ class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
         rows = self.catalog.photo_rows([i for group, _ in found for i in group])
         return [DuplicateGroup(tuple(_photo(rows[i]) for i in group if i in rows), similarity)
                 for group, similarity in found]
+
+    # -- reports -------------------------------------------------------------------------------------
+    def _picture(self, photo: PhotoRecord) -> Picture:
+        """A report's picture of an archive photo: its cached thumbnail (made if needed), or why there is none."""
+        try:
+            return Picture(self.thumbnail(photo.image_id, 256).read_bytes())
+        except (InspectorSearchError, OSError) as exc:
+            return Picture(b"", getattr(exc, "reason", None) or str(exc))
+
+    def report_search(self, request: SearchRequest, remark: str = "", query_name: str | None = None) -> SearchReport:
+        """Run the search and gather its report (query, filter, matches with metadata and pictures, remark);
+        render it with :func:`~inspector_search.core.reporting.write_report`."""
+        hits = self.search(request)
+        name = query_name or (Path(request.image).name if not isinstance(request.image, bytes) else "pasted image")
+        return search_report(request.image, name, hits, request.filter, self._picture, remark, str(self.folder))
+
+    def report_history(self, tag: str, remark: str = "") -> HistoryReport:
+        """Gather the report of an equipment's history (inspections newest first, with photos and notes)."""
+        return history_report(self.history(tag), self._picture, remark, str(self.folder))
 
     @staticmethod
     def export(items: Sequence[PhotoRecord | SearchHit], fmt: str) -> str:

@@ -134,6 +134,7 @@ class HistoryDialog(QDialog):
     photoActivated = Signal(object)
     viewRequested = Signal(object, int)  # every photo of the history, in the order shown, and which one
     compareRequested = Signal(object, object)  # photos of two inspections: older, newer
+    reportRequested = Signal(str)  # the equipment tag
 
     def __init__(
         self,
@@ -189,6 +190,11 @@ class HistoryDialog(QDialog):
         self.compare_button.setEnabled(False)
         self.compare_button.clicked.connect(self.compare_ticked)
         buttons.addButton(self.compare_button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.report_button = QPushButton("Report…")
+        self.report_button.setToolTip("A PDF or HTML report of this history: inspections, photos, notes")
+        self.report_button.clicked.connect(lambda: self.reportRequested.emit(self.history.equipment.tag
+                                                                            if self.history else self.tag))
+        buttons.addButton(self.report_button, QDialogButtonBox.ButtonRole.ActionRole)
         layout.addWidget(buttons)
         self.year_buttons: dict[int, QPushButton] = {}
         self._runner = runner

@@ -6,12 +6,13 @@ import weakref
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QPoint, QSettings, Qt
+from PySide6.QtCore import QPoint, QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QFrame,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMenu,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
 from inspector_search import __version__
 from inspector_search.core.errors import ImageError
 from inspector_search.core.records import ArchiveStatus, EquipmentHit, PhotoRecord, SearchHit, SearchRequest
+from inspector_search.core.reporting import write_report
 
 from . import photo_actions
 from .add_dialog import AddPhotosDialog
@@ -58,6 +60,8 @@ IMAGE_FILTER = "Photos (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.webp);;All files
 
 class MainWindow(QMainWindow):
     """Wires the panes to the archive façade; every archive call runs on a worker thread."""
+
+    reportWritten = Signal(object)  # Path of a report just written
 
     def __init__(self, archive: Any, settings: QSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -135,6 +139,8 @@ class MainWindow(QMainWindow):
         self.paste_action = self._action("Paste", "paste", QKeySequence.StandardKey.Paste, self.paste)
         self.add_action = self._action("Add photos…", "add", "Ctrl+Shift+A", self.show_add_dialog)
         self.plant_sync = SyncController(self.archive, self)  # File > Sync with plant archive, state in the status bar
+        self.report_action = self._action("Report of this search…", "", "Ctrl+P", self.ask_search_report)
+        self.report_action.setToolTip("A PDF or HTML report: the query, its matches with their metadata, your remark")
         self.quit_action = self._action("Quit", "", QKeySequence.StandardKey.Quit, self.close)
         self.group_action = self._action("Group by equipment", "group", "Ctrl+G")
         self.group_action.setCheckable(True)
@@ -167,6 +173,7 @@ class MainWindow(QMainWindow):
     def _build_menus_and_toolbar(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         for action in (self.open_action, self.paste_action, None, self.add_action, self.plant_sync.action, None,
+                       self.report_action, None,
                        self.quit_action):
             file_menu.addSeparator() if action is None else file_menu.addAction(action)
         view_menu = self.menuBar().addMenu("&View")
@@ -528,6 +535,7 @@ class MainWindow(QMainWindow):
         dialog = HistoryDialog(self.archive, tag, self.thumbnails, self._runner, self.photo_menu, self,
                                highlight=highlight)
         dialog.compareRequested.connect(self.compare_photos)
+        dialog.reportRequested.connect(self.ask_history_report)
         dialog.photoActivated.connect(lambda photo: self.show_detail(photo, self.results.score_of(photo.image_id)))
         dialog.viewRequested.connect(lambda photos, n: self.view_photos([ViewerItem(p) for p in photos], n))
         dialog.show()
@@ -573,6 +581,56 @@ class MainWindow(QMainWindow):
         dialog = self.compare_photos(photo, photo)
         dialog.compare_with_previous()
         return dialog
+
+    # -- reports -------------------------------------------------------------------------------
+    def _ask_report_target(self, title: str, suggested: str) -> tuple[Path, str] | None:
+        """A file to write (PDF or HTML by its suffix) and the remark to print in it, or None if cancelled."""
+        name, _ = QFileDialog.getSaveFileName(self, title, suggested, "PDF report (*.pdf);;HTML report (*.html)")
+        if not name:
+            return None
+        remark, ok = QInputDialog.getMultiLineText(self, title, "Your remark (printed in the report):")
+        return (Path(name), remark) if ok else None
+
+    def ask_search_report(self) -> None:
+        request = self.current_request()
+        if request is None:
+            self.statusBar().showMessage("Open a query photo first", 5000)
+            return
+        chosen = self._ask_report_target("Report of this search", "search-report.pdf")
+        if chosen is not None:
+            self.save_search_report(*chosen)
+
+    def save_search_report(self, target: Path, remark: str = "") -> None:
+        """Write the report of the current search to ``target`` (PDF, or HTML for .html/.htm) on a worker."""
+        request = self.current_request()
+        if request is None:
+            return
+        name = self.query_pane.source.name if isinstance(self.query_pane.source, Path) else "pasted image"
+        archive = self.archive
+        self._write_report(lambda: archive.report_search(request, remark, name), target)
+
+    def save_history_report(self, tag: str, target: Path, remark: str = "") -> None:
+        """Write the report of ``tag``'s history to ``target`` on a worker."""
+        archive = self.archive
+        self._write_report(lambda: archive.report_history(tag, remark), target)
+
+    def ask_history_report(self, tag: str) -> None:
+        chosen = self._ask_report_target(f"Report of the history of {tag}", f"history-{tag}.pdf")
+        if chosen is not None:
+            self.save_history_report(tag, *chosen)
+
+    def _write_report(self, gather: Any, target: Path) -> None:
+        fmt = "html" if target.suffix.lower() in (".html", ".htm") else "pdf"
+        self.statusBar().showMessage(f"Writing {target.name}…")
+
+        def work(_progress: object) -> Path:
+            return write_report(gather(), target, fmt)
+
+        def done(path: Path) -> None:
+            self.statusBar().showMessage(f"Report written: {path}", 10000)
+            self.reportWritten.emit(path)
+
+        self._runner.submit(work, done, lambda e: self.statusBar().showMessage(describe_error(e), 10000))
 
     def add_dialog(self) -> AddPhotosDialog:
         if self._add_dialog is None:
