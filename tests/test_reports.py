@@ -13,8 +13,8 @@ from PIL import Image
 from test_cli import run
 
 from inspector_search.core.archive import Archive
-from inspector_search.core.reporting import describe_filter, render_html
 from inspector_search.core.records import SearchFilter
+from inspector_search.core.reporting import describe_filter, render_html
 
 pypdf = pytest.importorskip("pypdf")
 
@@ -32,7 +32,8 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]]
         shutil.copy(source, target)
         tag = "P-101" if n <= 4 else "V-7"
         day = f"202{n % 3 + 1}-0{n % 9 + 1}-1{n % 10}"
-        rows.append(f'{target.name},{tag},Feed pump,pump,North,Unit 2,{day},Åsa Öberg,"corrosion <b>{n}</b>\nsee sketch"\n')
+        notes = f'"corrosion <b>{n}</b>\nsee sketch"'
+        rows.append(f"{target.name},{tag},Feed pump,pump,North,Unit 2,{day},Åsa Öberg,{notes}\n")
     (root / "meta.csv").write_text(HEADER + "".join(rows), encoding="utf-8")
     with Archive.open(root / "archive") as opened:
         assert opened.add([photos], metadata=root / "meta.csv").added == 8
