@@ -5,7 +5,7 @@ A job's record is a small JSON file in ``<archive>/api_jobs/`` written atomicall
 state (and at most once a second while it runs), so a server killed mid-job finds it again at the next
 start: the job runs again, and since adding is incremental it goes on where the killed run stopped.
 An upload whose staged file is gone is reported as ``interrupted`` instead. Uploaded photos are kept
-in ``<archive>/uploads/``.
+in ``<archive>/uploads/``, each with its metadata as a one-row CSV beside it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import io
 import json
 import logging
 import os
@@ -240,21 +241,21 @@ class JobManager:
                                       progress=progress)
             return add_json(report)
         stored = self._store_upload(job)
-        csv_path = self.uploads / STAGING_DIR / f"{job.id}.csv"
-        try:
-            with csv_path.open("w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle)
-                writer.writerow(("path", *METADATA_FIELDS))
-                writer.writerow((str(stored), *(job.params["metadata"].get(f) or "" for f in METADATA_FIELDS)))
-            report = self.archive.add([stored], metadata=csv_path, progress=progress)
-        finally:
-            with contextlib.suppress(OSError):
-                csv_path.unlink()
+        # The photo's metadata as a CSV beside it, kept: the archive's record of adds (adds.json) names the
+        # CSV, so that photos lost with a damaged catalog come back with their metadata at the next add.
+        csv_path = stored.with_name(stored.name + ".csv")
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(("path", *METADATA_FIELDS))
+        writer.writerow((str(stored), *(job.params["metadata"].get(f) or "" for f in METADATA_FIELDS)))
+        atomic_write_bytes(csv_path, buffer.getvalue().encode("utf-8"))
+        report = self.archive.add([stored], metadata=csv_path, progress=progress)
         result = add_json(report)
         result["image_id"] = self.archive.files_below(stored.parent).get(stored)
         if result["image_id"] is None and not report.cancelled:
-            with contextlib.suppress(OSError):
-                stored.unlink()
+            for leftover in (stored, csv_path):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
             reasons = "; ".join(s.reason for s in report.skipped) or "it was not added"
             raise InspectorSearchError(f"{job.params['filename']}: {reasons}")
         return result

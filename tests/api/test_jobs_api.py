@@ -30,6 +30,9 @@ def test_an_uploaded_photo_is_stored_added_with_its_metadata_and_found(writable:
     stored = Path(record["path"])
     assert stored.parent.parent == writable.archive.folder / "uploads" and stored.name.endswith("-escape.jpg")
     assert stored.read_bytes() == photo.read_bytes()
+    kept_csv = stored.with_name(stored.name + ".csv")  # named by adds.json, for restoring a damaged catalog
+    assert "L-7" in kept_csv.read_text(encoding="utf-8")
+    assert str(kept_csv) in (writable.archive.folder / "adds.json").read_text(encoding="utf-8")
     assert not (writable.archive.folder.parent / "escape.jpg").exists()
     assert found["queries"][0]["results"][0]["image_id"] == image_id
     assert list((writable.archive.folder / "uploads" / ".staging").iterdir()) == []
