@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -120,6 +121,9 @@ def cmd_serve(_archive: None, args: argparse.Namespace) -> int:
         scheme = "https" if args.ssl_certfile else "http"
         shown = f"[{host}]" if ":" in host else host
         print(f"inspector-search: serving {folder} on {scheme}://{shown}:{port}", file=sys.stderr, flush=True)
+        if not _is_loopback(host) and args.ssl_certfile is None:
+            print(f"inspector-search: warning: serving {host} without TLS: tokens and photos cross the network "
+                  "unencrypted (see --ssl-certfile in docs/api.md)", file=sys.stderr, flush=True)
         if not TokenStore(folder).records():
             print("inspector-search: no API tokens yet; every request will be refused until you run "
                   "`inspector-search token create --scope read`", file=sys.stderr, flush=True)
@@ -128,6 +132,13 @@ def cmd_serve(_archive: None, args: argparse.Namespace) -> int:
             uvicorn.Server(config).run(sockets=[sock])
     print("inspector-search: server stopped", file=sys.stderr)
     return 0
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

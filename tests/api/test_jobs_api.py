@@ -155,3 +155,23 @@ def test_an_upload_lost_with_a_killed_server_is_reported_interrupted(plant: tupl
         job = c.get("/v1/jobs/00000000000000aa").json()
     assert job["state"] == "interrupted" and "upload the photo again" in job["error"]
     assert "_staged" not in job["params"]
+
+
+def test_searches_are_answered_while_an_import_runs(writable: Served, plant: tuple[Path, Path]) -> None:
+    copy_photos(writable.archive.folder.parent / "imports" / "during", 120)
+    query = sorted(plant[1].rglob("*.jpg"))[0]
+    answers = []
+    with writable.client("write") as client:
+        job = client.post("/v1/imports", json={"folder": "during"}).json()
+        while True:
+            state = client.get(f"/v1/jobs/{job['id']}").json()
+            answer = client.post("/v1/search", files=[("images", (query.name, query.read_bytes(), "image/jpeg"))],
+                                 data={"top_k": "3"})
+            answers.append((state["state"], answer.status_code, answer.json()))
+            if state["state"] not in ("queued", "running"):
+                break
+    assert state["state"] == "done" and state["result"]["added"] == 120
+    assert sum(1 for s, _, _ in answers if s == "running") >= 2  # searched while it ran
+    for _state, status, body in answers:
+        assert status == 200, body
+        assert body["queries"][0]["results"][0]["path"] == str(query)
