@@ -53,6 +53,7 @@ from .viewer import PhotoViewer, ViewerItem
 from .workers import TaskRunner
 
 DEFAULT_SIZE = (1280, 760)
+MAX_MATCHES = 2000  # scrolling loads pages of matches up to this many
 DEFAULT_SPLITTER = [300, 640, 340]
 #: Formats both the core and Qt can decode (no HEIC: neither can).
 IMAGE_FILTER = "Photos (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.webp);;All files (*)"
@@ -74,6 +75,8 @@ class MainWindow(QMainWindow):
         self.last_compare: CompareDialog | None = None
         self.last_viewer: PhotoViewer | None = None
         self._add_dialog: AddPhotosDialog | None = None
+        self._more = 0  # matches fetched beyond the Matches number, by scrolling to the end
+        self._loading_more = False
         self._runner = TaskRunner(max_threads=2, parent=self)
         self.thumbnails = ThumbnailLoader(archive, parent=self)
         self.searcher = SearchController(archive, self)
@@ -234,6 +237,7 @@ class MainWindow(QMainWindow):
         self.results.currentChanged.connect(self._current_changed)
         self.results.view.openRequested.connect(self.open_detail)
         self.results.view.viewRequested.connect(self.view_result)
+        self.results.view.verticalScrollBar().valueChanged.connect(self._results_scrolled)
         self.results.view.customContextMenuRequested.connect(self._results_context_menu)
         self.browser.historyRequested.connect(self.show_history)
         self.browser.siteRequested.connect(self.filters.set_site)
@@ -340,7 +344,7 @@ class MainWindow(QMainWindow):
             return None
         return SearchRequest(
             image=source,
-            top_k=self.filters.top_k.value(),
+            top_k=self.filters.top_k.value() + self._more,
             filter=self.filters.search_filter(),
             # Grouped, the minimum similarity decides which photos an equipment's match count counts,
             # so the archive applies it; otherwise the proxy only hides rows (no new search).
@@ -350,6 +354,8 @@ class MainWindow(QMainWindow):
         )
 
     def run_search(self) -> None:
+        self._more = 0  # a new search starts with the first page again
+        self._loading_more = False
         request = self.current_request()
         if request is None:
             return
@@ -376,10 +382,37 @@ class MainWindow(QMainWindow):
         self, results: list[SearchHit] | list[EquipmentHit], _request: SearchRequest, seconds: float
     ) -> None:
         self.statusBar().clearMessage()
+        more, self._loading_more = self._loading_more, False
         if self.searcher.last_by_equipment:
             self.results.show_groups(results, seconds)
+        elif more:
+            self.results.extend_hits(results, seconds)
         else:
             self.results.show_hits(results, seconds)
+
+    def _results_scrolled(self, value: int) -> None:
+        """Near the end of the grid: fetch one more page of matches (unless all there are are shown)."""
+        bar = self.results.view.verticalScrollBar()
+        if value >= bar.maximum() - bar.pageStep() // 2 and bar.maximum() > 0:
+            self.load_more()
+
+    def load_more(self) -> bool:
+        """Search again for one page (the Matches number) more; the matches shown stay where they are.
+        False when there is nothing more to fetch (fewer matches than asked for came back) or a search runs."""
+        request = self.searcher.last_request
+        shown = len(self.results.model.items())
+        if (request is None or self.grouped or self._loading_more or self.results.searching
+                or shown < request.top_k or shown >= MAX_MATCHES):
+            return False
+        self._more += self.filters.top_k.value()
+        self._loading_more = True
+        more = self.current_request()
+        if more is None:
+            self._loading_more = False
+            return False
+        self.statusBar().showMessage("Loading more matches…")
+        self.searcher.search(more, by_equipment=False)
+        return True
 
     def _search_failed(self, error: BaseException, _request: SearchRequest) -> None:
         self.statusBar().clearMessage()

@@ -118,6 +118,17 @@ class ResultsModel(QAbstractListModel):
         self._index_rows()
         self.endResetModel()
 
+    def append_items(self, items: Iterable[ResultItem]) -> None:
+        """Add rows after the last (more matches of the same search)."""
+        new = list(items)
+        if not new:
+            return
+        start = len(self._items)
+        self.beginInsertRows(QModelIndex(), start, start + len(new) - 1)
+        self._items.extend(new)
+        self._index_rows()
+        self.endInsertRows()
+
     def _index_rows(self) -> None:
         self._rows_by_id = {}
         for row, item in enumerate(self._items):

@@ -21,7 +21,7 @@ from inspector_search.core.records import EquipmentHit, SearchHit
 from .icons import icon
 from .messages import plural
 from .query_pane import HINT
-from .results import GroupState, PhotoGridView, ResultsModel, ResultsProxy, Role, ThumbnailDelegate
+from .results import GroupState, PhotoGridView, ResultItem, ResultsModel, ResultsProxy, Role, ThumbnailDelegate
 from .thumbnails import ThumbnailLoader
 
 EMPTY_ARCHIVE_TITLE = "Add photos to start"
@@ -148,6 +148,11 @@ class ResultsPanel(QWidget):
     def showing_empty_archive(self) -> bool:
         return self.stack.currentIndex() == 0 and self.empty.title.text() == EMPTY_ARCHIVE_TITLE
 
+    @property
+    def searching(self) -> bool:
+        """A new search was started and its results are not shown yet."""
+        return self._searching
+
     def show_searching(self) -> None:
         if self.stack.currentIndex() == 1:
             self._searching = True
@@ -163,6 +168,17 @@ class ResultsPanel(QWidget):
     def show_hits(self, hits: Sequence[SearchHit], seconds: float) -> None:
         self._set_grouped(False)
         self._show("hits", seconds, lambda: self.model.set_hits(hits))
+
+    def extend_hits(self, hits: Sequence[SearchHit], seconds: float) -> None:
+        """More matches of the same search (scrolled to the end): the ones shown stay, selection and scroll
+        position too, and the new ones follow; if the ranking changed on the way, all are shown anew."""
+        shown = [item.photo.image_id for item in self.model.items()]
+        if self._showing != "hits" or [h.photo.image_id for h in hits[: len(shown)]] != shown:
+            self.show_hits(hits, seconds)
+            return
+        self._seconds, self._searching = seconds, False
+        self.model.append_items(ResultItem.from_hit(hit) for hit in hits[len(shown):])
+        self._update_summary()
 
     def show_groups(self, groups: Sequence[EquipmentHit], seconds: float) -> None:
         self._set_grouped(True)

@@ -264,3 +264,29 @@ def test_context_menu_actions(qtbot, window, query_photo: Path) -> None:
     assert window.last_compare is not None and window.last_compare.photo == photo
     window.last_history.close()
     window.last_compare.close()
+
+
+def test_scrolling_to_the_end_loads_more_matches(qtbot, window, query_photo: Path) -> None:
+    window.filters.top_k.setValue(6)
+    window.resize(1280, 600)
+    window.set_thumbnail_size(224)  # two rows of six photos are taller than the grid
+    window.filters.discard_pending()  # no second search for the Matches change
+    first = [item.photo.image_id for item in search_by_drop(qtbot, window, [query_photo])]
+    assert len(first) == 6
+    view = window.results.view
+    view.setCurrentIndex(window.results.proxy.index(2, 0))
+    bar = view.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=5000)
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        bar.setValue(bar.maximum())  # the user scrolls to the end
+    items = [item.photo.image_id for item in window.results.model.items()]
+    assert len(items) == 12 and items[:6] == first  # the first page stays as it was
+    assert view.currentIndex().row() == 2 and window.searcher.last_request.top_k == 12
+    assert window.results.summary.text().startswith("12 matching photos")
+    while window.load_more():
+        qtbot.waitUntil(lambda: not window._loading_more, timeout=60000)
+    assert len(window.results.model.items()) == 24  # every photo of the archive, then no more requests
+    assert not window.load_more()
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        window.filters.top_k.setValue(5)  # a new search starts from the first page again
+    assert len(window.results.model.items()) == 5
