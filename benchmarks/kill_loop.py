@@ -6,11 +6,12 @@ included); then ``--kills`` times, a ``python -m inspector_search add`` (sometim
 is started as a subprocess and killed at a seeded random point: after a random delay (start-up,
 scanning, embedding...), once a random number of photos are committed (the catalog is polled
 through a read-only SQLite connection), or right after the last photo is committed (while PCA and
-index are saved). A last ``add`` runs to completion and the archive is verified (:func:`verify`):
-every photo in the catalog exactly once, file rows equal to the files on disk, each file's
-content hash as recorded, features for every live photo, the index on disk holding exactly the
-live photos and built with the projection on disk, ``check`` clean, and each sampled photo found
-first by a search for itself.
+index are saved), or, once every photo is in, with the keypoint records dropped (an archive made
+before them) so that the kill lands in ``add``'s fill pass. A last ``add`` runs to completion and
+the archive is verified (:func:`verify`): every photo in the catalog exactly once, file rows equal
+to the files on disk, each file's content hash as recorded, features and keypoints for every live
+photo, the index on disk holding exactly the live photos and built with the projection on disk,
+``check`` clean, and each sampled photo found first by a search for itself.
 
 The reliability tests run three seeds of :func:`run_seed` (tests/reliability/test_killed.py); this
 script runs many. From the project root (POSIX only: it sends SIGKILL)::
@@ -109,7 +110,7 @@ def _kill_when(proc: subprocess.Popen, archive: Path, mode: str, target: int, de
     started = time.perf_counter()
     while proc.poll() is None:
         waited = time.perf_counter() - started
-        if mode in ("delay", "reindex") and waited >= delay:
+        if mode in ("delay", "reindex", "keypoints") and waited >= delay:
             break
         if mode in ("committed", "saving") and committed_files(archive) >= target:
             break
@@ -125,17 +126,31 @@ def _kill_when(proc: subprocess.Popen, archive: Path, mode: str, target: int, de
 def killed_run(archive: Path, photos: Path, rng: random.Random, total_files: int) -> Kill:
     """Start one ``add`` (or ``reindex``) and SIGKILL it at a random point chosen by ``rng``."""
     already = committed_files(archive)
-    mode = rng.choice(KILL_MODES if already < total_files else ("delay", "reindex"))
+    mode = rng.choice(KILL_MODES if already < total_files else ("delay", "reindex", "keypoints"))
     if mode == "reindex" and already == 0:
         mode = "delay"
+    if mode == "keypoints":  # the archive as a version before keypoints left it: the add's fill pass is killed
+        _forget_keypoints(archive)
     command = "reindex" if mode == "reindex" else "add"
     args = ("reindex",) if command == "reindex" else ("add", str(photos), "--json")
     target = total_files if mode == "saving" else rng.randint(already + 1, max(already + 1, total_files))
     # about the length of the run: start-up (~1-2 s) plus ~0.05 s per photo still to embed
     delay = rng.uniform(0.2, 1.5 + 0.06 * (total_files - already)) if mode == "delay" else rng.uniform(0.5, 4.0)
+    if mode == "keypoints":
+        delay = rng.uniform(0.5, 1.5 + 0.02 * total_files)  # start-up, scanning, then ~15 ms per photo
     proc = subprocess.Popen(cli(archive, *args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     seconds, landed = _kill_when(proc, archive, mode, target, delay)
     return Kill(command, mode, round(seconds, 2), committed_files(archive), landed)
+
+
+def _forget_keypoints(archive: Path) -> None:
+    """Drop every keypoint record, as in an archive made before geometric verification."""
+    conn = sqlite3.connect(archive / "catalog.sqlite", timeout=30)
+    try:
+        with conn:
+            conn.execute("DELETE FROM local_features")
+    finally:
+        conn.close()
 
 
 def run_seed(seed: int, workdir: Path, photo_count: int = 100, kills: int = 3) -> SeedResult:
@@ -195,6 +210,10 @@ def _catalog_violations(conn: sqlite3.Connection, on_disk: dict[str, str]) -> li
                            "(SELECT 1 FROM features f WHERE f.image_id = i.id)").fetchone()[0]
     if lacking:
         problems.append(f"{lacking} live photos have no features")
+    no_keypoints = conn.execute("SELECT COUNT(*) FROM images i WHERE i.deleted = 0 AND NOT EXISTS "
+                                "(SELECT 1 FROM local_features l WHERE l.image_id = i.id)").fetchone()[0]
+    if no_keypoints:
+        problems.append(f"{no_keypoints} live photos have no keypoints after a completed add")
     return problems
 
 

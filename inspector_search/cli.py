@@ -345,6 +345,11 @@ def _print_results(image: Path | str, rows: list[dict[str, Any]], by_equipment: 
             print(f"{'':13}{count} matching photo{'' if count == 1 else 's'} of this equipment")
         for number, line in enumerate((row["notes"] or "").splitlines()):
             print(f"{'':13}{'notes: ' if number == 0 else '':7}{line}")
+        if row.get("is_query"):
+            print(f"{'':13}the query itself (this very photo is in the archive)")
+        elif row.get("same_object"):
+            points = f": {row['inliers']} keypoints matched" if "inliers" in row else ""
+            print(f"{'':13}same object{points}")
 
 
 def _labels_text(labels: PhotoRecord | list[dict[str, str]]) -> str:

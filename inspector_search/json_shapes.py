@@ -24,10 +24,13 @@ def labels_json(photo: PhotoRecord) -> list[dict[str, str]]:
 
 
 def hit_json(hit: SearchHit | EquipmentHit) -> dict[str, Any]:
-    """A search hit, or an equipment hit with its ``match_count``."""
+    """A search hit with its geometric verification (``inliers``, ``same_object``, ``is_query``), or an
+    equipment hit with its ``match_count`` and whether any of its photos is the same object."""
     if isinstance(hit, EquipmentHit):
-        return result_json(hit.rank, hit.score, hit.best) | {"match_count": hit.match_count}
-    return result_json(hit.rank, hit.score, hit.photo)
+        return result_json(hit.rank, hit.score, hit.best) | {"match_count": hit.match_count,
+                                                             "same_object": hit.same_object}
+    return result_json(hit.rank, hit.score, hit.photo) | {"inliers": hit.inliers, "same_object": hit.same_object,
+                                                          "is_query": hit.is_query}
 
 
 def photo_json(photo: PhotoRecord) -> dict[str, Any]:

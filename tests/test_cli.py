@@ -51,7 +51,9 @@ def test_add_search_history_status_end_to_end(tmp_path: Path) -> None:
         first = line["results"][0]
         assert first["path"] == str(query) and first["rank"] == 1
         assert set(first) == {"rank", "score", "image_id", "path", "equipment_tag", "equipment_type", "site",
-                              "inspected_on", "inspector", "notes", "labels"}
+                              "inspected_on", "inspector", "notes", "labels", "inliers", "same_object",
+                              "is_query"}
+        assert first["is_query"] is True and not any(r["is_query"] for r in line["results"][1:])
         assert first["equipment_tag"] == query.parents[1].name and first["equipment_type"] is None
 
     grouped = json.loads(run("search", str(queries[0]), "--by-equipment", "--json", archive=archive).stdout)

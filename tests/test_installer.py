@@ -34,8 +34,10 @@ pytestmark = [
 
 BUILD_SCRIPT = PROJECT_ROOT / "installer" / "build.py"
 BUNDLE_NAME = f"InspectorSearch-{__version__}-linux-{platform.machine().lower()}"
-SIZE_BUDGET = 450 * 1024 * 1024
-"""Generous: today's bundle is about 320 MiB; torch or a second Qt slipping in would blow far past it."""
+SIZE_BUDGET = 600 * 1024 * 1024
+"""Generous: today's bundle is about 500 MiB (measured 497 MiB), of which OpenCV (geometric verification,
+opencv-python-headless) is 171 MiB: cv2/ 78 MiB and opencv_python_headless.libs 93 MiB. torch, a second Qt
+or the non-headless opencv-python beside it (+200 MiB of its own libs) would blow far past it."""
 LAYOUT = "{site}/{equipment}/{date}"
 STARTUP_TIMEOUT = 60.0
 APP_RUNS_FOR = 3.0

@@ -8,13 +8,14 @@ threads while another thread or process adds photos.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from types import MappingProxyType
@@ -31,13 +32,17 @@ from .atomic import atomic_write_bytes, leftover_temporary_files
 from .catalog import Catalog
 from .checking import ArchiveParts, check_archive, thumbnail_is_intact
 from .duplicates import DEFAULT_THRESHOLD, IDENTITY_THRESHOLD, duplicate_groups
-from .errors import CatalogError, InspectorSearchError, NotAnArchiveError, QueryError
+from .errors import Cancelled, CatalogError, InspectorSearchError, NotAnArchiveError, QueryError
 from .exporting import export_table
 from .extractor import FeatureExtractor, default_model_manifest, l2_normalise
 from .feedback import MAX_MARKED, rocchio
 from .filter_choices import read_filter_choices
 from .ingest import add_photos, read_source
 from .labels import labels_of
+from .local_feature_fill import fill_local_features
+from .local_features import CANDIDATES, SAME_OBJECT_INLIERS, LocalFeatures, verified_order
+from .local_features import extract as extract_local_features
+from .local_features import verify as verify_local_features
 from .locking import WriterLock
 from .names import resolve_name
 from .progress import Progress
@@ -56,6 +61,7 @@ from .records import (
     InspectionRecord,
     Label,
     PhotoRecord,
+    PointMatches,
     PreviewRow,
     SearchFilter,
     SearchHit,
@@ -81,6 +87,11 @@ log = logging.getLogger(__name__)
 REGION_SCALE_EXPONENTS = (1.0, 0.5)
 """A region covering fractions f of the photo is embedded at input sizes ``nominal * f ** e`` for these e."""
 MIN_REGION_SIDE = 64  # pixels: the CNN downsamples by 32, so a region keeps at least 2 x 2 feature cells
+
+OWN_PHOTO_SIMILARITY = 0.995
+"""Full-feature cosine from which an archive photo is the query itself (re-saved or recompressed; a
+re-shot photo of the same scene stays below: docs/quality.md)."""
+OWN_PHOTO_CANDIDATES = 3  # of the plain ranking's best matches, checked for being the query itself
 
 CATALOG_FILE = "catalog.sqlite"
 THUMBNAIL_DIR = "thumbnails"
@@ -172,9 +183,21 @@ class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
             if self.store.catalog_behind:
                 notes.insert(0, f"the catalog had lost {lost} photos against its index; {report.added} added again")
                 self.store.catalog_behind = False  # the index just saved reflects the catalog again
+            if not report.cancelled:  # photos of an archive made before keypoints existed (resumable)
+                self.fill_local_features(progress, workers)
         with contextlib.suppress(InspectorSearchError):  # the clusters catch up at their next read otherwise
             self.assign_new_photos_to_clusters()
         return replace(report, notes=tuple(notes)) if notes else report
+
+    def fill_local_features(self, progress: Progress | None = None, workers: int | None = None) -> int:
+        """Give keypoints to the photos that have none (archives made before geometric verification);
+        resumable, and search works meanwhile. Returns how many photos got them. ``add`` and
+        ``check --repair`` run it; see :mod:`~inspector_search.core.local_feature_fill`."""
+        try:
+            return fill_local_features(self.catalog, progress, workers,
+                                       min_side=min(self.extractor.spec.input_size)).filled
+        except Cancelled:
+            return 0
 
     def reindex(self, dim: int | None = None, progress: Progress | None = None) -> None:
         """Refit PCA on all stored features (``dim`` components) and rebuild the index from the catalog."""
@@ -212,19 +235,22 @@ class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
         """The raw feature vectors of a query photo (one, or four with ``rotations``)."""
         if request.image is None:
             raise QueryError("no query photo given")
+        return self._query_photo(request, keypoints=False).features
+
+    def _query_photo(self, request: SearchRequest, keypoints: bool = True) -> _QueryPhoto:
+        """The query decoded once: its raw features, its keypoints and its content hash."""
         spec = self.extractor.spec
-        min_side = min(spec.input_size)
-        if request.crop is not None:
-            x0, y0, x1, y1 = request.crop
-            min_side = int(min_side / max(min(x1 - x0, y1 - y0), 0.05))
-        source = io.BytesIO(request.image) if isinstance(request.image, bytes) else Path(request.image)
-        image, _info = imaging.open_image(source, min_side=min_side)
+        image = self._open_query(request)
         turns = range(4) if request.rotations else range(1)
         if request.crop is not None:
             region = imaging.crop_relative(image, request.crop)
-            return np.stack([self._embed_region(imaging.rotate(region, t), request.crop, t % 2 == 1) for t in turns])
+            features = np.stack([self._embed_region(imaging.rotate(region, t), request.crop, t % 2 == 1)
+                                 for t in turns])
+            return _QueryPhoto(features, extract_local_features(region) if keypoints else None, None,
+                               whole_photo=False)
         batch = np.stack([imaging.preprocess(imaging.rotate(image, t), spec) for t in turns])
-        return self.extractor.embed(batch)
+        local = extract_local_features(image) if keypoints else None  # ORB is rotation invariant: once
+        return _QueryPhoto(self.extractor.embed(batch), local, _content_hash(request.image))
 
     def _embed_region(self, region: Image.Image, box: tuple[float, float, float, float], turned: bool) -> np.ndarray:
         """A region's features at the scale its details have in the whole photo (the archive embedded
@@ -241,16 +267,21 @@ class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
         return l2_normalise(np.sum(l2_normalise(np.stack(rows)), axis=0, keepdims=True))[0]
 
     def search(self, request: SearchRequest) -> list[SearchHit]:
-        """Archive photos most like the query photo, best first, filtered during the search."""
-        scored = self._ranked(request, request.top_k)
-        return self._hits(scored[: request.top_k])
+        """Archive photos most like the query photo, best first, filtered during the search: the
+        query's own photo first (if the archive holds it), then the photos verified as the same
+        object, then the rest (see :meth:`_ranked`)."""
+        return self._hits(self._ranked(request, request.top_k)[: request.top_k])
 
     def search_by_equipment(self, request: SearchRequest) -> list[EquipmentHit]:
         """Equipment ranked by their best-matching photo (``top_k`` equipment)."""
         scored = self._ranked(request, max(request.top_k * 20, 200))
         return self.group_by_equipment(self._hits(scored))[: request.top_k]
 
-    def _ranked(self, request: SearchRequest, k: int) -> list[tuple[int, float]]:
+    def _ranked(self, request: SearchRequest, k: int) -> list[_Ranked]:
+        """The ranking every interface shows: the ``k`` best of the global ranking (plain, then query
+        expansion), the query's own photo taken out of it and put first, the best
+        :data:`~inspector_search.core.local_features.CANDIDATES` re-ranked by geometric verification;
+        each scored by the cosine of the stored full features."""
         if request.top_k < 1:
             raise QueryError("top-k must be at least 1")
         if request.image is None and not request.like:
@@ -265,27 +296,107 @@ class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
             allowed = matched if allowed is None else np.intersect1d(allowed, matched, assume_unique=True)
         if allowed is not None and len(allowed) == 0:
             return []
-        raw = self.embed_query(request) if request.image is not None else self._marked_features(request.like)
+        if request.image is not None:
+            query = self._query_photo(request)
+        else:  # the liked photos are the query: no photo of its own, no keypoints
+            query = _QueryPhoto(self._marked_features(request.like), None, None, whole_photo=False)
         expansion = DEFAULT_NEIGHBOURS if request.expansion is None else max(request.expansion, 0)
+        pool = max(k, expansion, CANDIDATES)
         with self.store.consistent():  # a refit by an add in another thread waits until this search is done
-            vectors = self.store.project(raw)
+            vectors = self.store.project(query.features)
             if request.like or request.unlike:
                 liked = self.store.project(self._marked_features(request.like))
                 unliked = self.store.project(self._marked_features(request.unlike))
                 vectors = rocchio(vectors if request.image is not None else vectors[:0], liked, unliked)
-            ranked = self._nearest(vectors, max(k, expansion), allowed)
-            if expansion and ranked:
-                order = self._expanded(raw, vectors, ranked, expansion, k, allowed)
-                ranked = list(zip(order, self.store.similarities(vectors, order).tolist(), strict=True))
-        return [(i, s) for i, s in ranked if s >= request.min_score][:k]
+            plain = self._nearest(vectors, pool + 1, allowed)
+            own = self._own_photo(query, plain, allowed)
+            plain = [(i, s) for i, s in plain if i != own][:pool]
+            order = [i for i, _ in plain]
+            if expansion and plain:
+                order = [i for i in self._expanded(query.features, vectors, plain, expansion, pool + 1, allowed)
+                         if i != own][:pool]
+        inliers = self._inliers(query.keypoints, order[:CANDIDATES])
+        order = ([] if own is None else [own]) + verified_order(order, inliers)
+        scores = self._full_scores(query.features, order)
+        ranked = [_Ranked(i, scores[i], inliers.get(i, 0), i == own) for i in order if i in scores]
+        return [r for r in ranked if r.score >= request.min_score or r.is_query][:k]
 
-    def _text_ranked(self, request: SearchRequest, k: int) -> list[tuple[int, float]]:
+    def _own_photo(self, query: _QueryPhoto, plain: list[tuple[int, float]], allowed: np.ndarray | None) -> int | None:
+        """The archive photo that is the query itself: the same bytes, or full features at least
+        :data:`OWN_PHOTO_SIMILARITY` alike (the same photo re-saved). ``None`` for a region query."""
+        if not query.whole_photo:
+            return None
+        found = None if query.content_hash is None else self.catalog.image_by_hash(query.content_hash,
+                                                                                    self.extractor.model_id)
+        if found is not None and found[1] and self.catalog.is_live(found[0]) and (
+                allowed is None or bool(np.isin(found[0], allowed))):
+            return found[0]
+        ids, features = self._stored_features([i for i, _ in plain[:OWN_PHOTO_CANDIDATES]])
+        if not ids:
+            return None
+        similarity = (l2_normalise(features) @ query.features.T).max(axis=1)
+        best = int(np.argmax(similarity))
+        return ids[best] if similarity[best] >= OWN_PHOTO_SIMILARITY else None
+
+    def _full_scores(self, features: np.ndarray, ids: list[int]) -> dict[int, float]:
+        """Each photo's cosine similarity to the query by stored full features (best turn)."""
+        kept, stored = self._stored_features(ids)
+        if not kept:
+            return {}
+        return dict(zip(kept, (l2_normalise(stored) @ features.T).max(axis=1).tolist(), strict=True))
+
+    def _inliers(self, keypoints: LocalFeatures | None, ids: list[int]) -> dict[int, int]:
+        """Geometric verification of the query against each photo's stored keypoints: inlier counts
+        of the photos that have any (photos without, or with a damaged record, are not verified:
+        ``check`` reports those)."""
+        if keypoints is None or len(keypoints) == 0 or not ids:
+            return {}
+        result = {}
+        for image_id, blob in self.catalog.local_features(ids).items():
+            try:
+                stored = LocalFeatures.from_bytes(blob)
+            except ValueError:
+                continue
+            result[image_id] = verify_local_features(keypoints, stored).inliers
+        return result
+
+    def _text_ranked(self, request: SearchRequest, k: int) -> list[_Ranked]:
         """A search by words alone: photos by text relevance (BM25), within the metadata filter."""
         if request.text is None:
             raise QueryError("a search needs a photo or words to search for")
         allowed = None if request.filter.is_empty() else self.catalog.filtered_image_ids(request.filter)
         ranked = text_ranked(self.catalog.conn, request.text, k, allowed)
-        return [(i, s) for i, s in ranked if s >= request.min_score]
+        return [_Ranked(i, s) for i, s in ranked if s >= request.min_score]
+
+    def point_matches(self, request: SearchRequest, image_id: int) -> PointMatches:
+        """The keypoints of the query photo (its ``crop`` region, if given) that match one archive
+        photo's in one consistent position: what "same object" rests on, for drawing (Compare)."""
+        if request.image is None:
+            raise QueryError("no query photo given")
+        blob = self.catalog.local_features([image_id]).get(image_id)
+        keypoints = self._query_keypoints(request)
+        if blob is None:
+            return PointMatches((), ())
+        try:
+            stored = LocalFeatures.from_bytes(blob)
+        except ValueError:
+            return PointMatches((), ())
+        found = verify_local_features(keypoints, stored)
+        return PointMatches(tuple(map(tuple, found.query_points.tolist())),
+                            tuple(map(tuple, found.match_points.tolist())), found.same_object)
+
+    def _query_keypoints(self, request: SearchRequest) -> LocalFeatures:
+        image = self._open_query(request)
+        return extract_local_features(image if request.crop is None else imaging.crop_relative(image, request.crop))
+
+    def _open_query(self, request: SearchRequest) -> Image.Image:
+        """The query photo decoded as the archive's photos were (a region at the scale it needs)."""
+        min_side = min(self.extractor.spec.input_size)
+        if request.crop is not None:
+            x0, y0, x1, y1 = request.crop
+            min_side = int(min_side / max(min(x1 - x0, y1 - y0), 0.05))
+        source = io.BytesIO(request.image) if isinstance(request.image, bytes) else Path(request.image)
+        return imaging.open_image(source, min_side=min_side)[0]  # its errors name the file
 
     def _nearest(self, vectors: np.ndarray, k: int, allowed: np.ndarray | None) -> list[tuple[int, float]]:
         """Indexed photos nearest to any of the query vectors, each with its best similarity."""
@@ -327,13 +438,15 @@ class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
         kept = [i for i in ids if i in found]
         return kept, np.stack([found[i] for i in kept]) if kept else np.zeros((0, self.extractor.dim), np.float32)
 
-    def _hits(self, scored: list[tuple[int, float]]) -> list[SearchHit]:
-        rows = self.catalog.photo_rows([i for i, _ in scored])
+    def _hits(self, ranked: list[_Ranked]) -> list[SearchHit]:
+        rows = self.catalog.photo_rows([r.image_id for r in ranked])
         labels = labels_of(self.catalog.conn, list(rows))
         hits = []
-        for image_id, score in scored:
-            if image_id in rows and rows[image_id][-1] is not None:
-                hits.append(SearchHit(len(hits) + 1, float(score), _photo(rows[image_id], labels.get(image_id, ()))))
+        for r in ranked:
+            if r.image_id in rows and rows[r.image_id][-1] is not None:
+                photo = _photo(rows[r.image_id], labels.get(r.image_id, ()))
+                hits.append(SearchHit(len(hits) + 1, float(r.score), photo, r.inliers,
+                                      r.inliers >= SAME_OBJECT_INLIERS, r.is_query))
         return hits
 
     @staticmethod
@@ -345,7 +458,8 @@ class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
         for hit in sorted(hits, key=lambda h: h.rank):
             key = hit.photo.equipment_tag or ("photo", hit.photo.image_id)
             groups.setdefault(key, []).append(hit)
-        return [EquipmentHit(n + 1, g[0].score, g[0].photo, len(g), tuple(g)) for n, g in enumerate(groups.values())]
+        return [EquipmentHit(n + 1, g[0].score, g[0].photo, len(g), tuple(g), any(h.same_object for h in g))
+                for n, g in enumerate(groups.values())]
 
     # -- reading -----------------------------------------------------------------------------------
     def photo(self, image_id: int) -> PhotoRecord:
@@ -561,6 +675,39 @@ def _require_archive(folder: Path) -> None:
         raise NotAnArchiveError(folder, "not a folder, so not an archive")
     if not (folder / CATALOG_FILE).is_file():
         raise NotAnArchiveError(folder, f"not an Inspector Search archive (it holds no {CATALOG_FILE})")
+
+
+@dataclass(frozen=True)
+class _QueryPhoto:
+    """A decoded query: raw features (one row per turn), keypoints, content hash (``None`` for a region)."""
+
+    features: np.ndarray
+    keypoints: LocalFeatures | None
+    content_hash: str | None
+    whole_photo: bool = True  # False for a region or the liked photos: never "the query itself"
+
+
+@dataclass(frozen=True)
+class _Ranked:
+    image_id: int
+    score: float
+    inliers: int = 0
+    is_query: bool = False
+
+
+def _content_hash(image: Path | bytes) -> str | None:
+    """The SHA-256 of a query photo's bytes, as the catalog identifies photos (``None`` if the file
+    cannot be read again: the photo is then recognised by its features alone)."""
+    if isinstance(image, bytes):
+        return hashlib.sha256(image).hexdigest()
+    digest = hashlib.sha256()
+    try:
+        with open(image, "rb") as fp:
+            while chunk := fp.read(1 << 20):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def _photo(row: tuple, labels: tuple[Label, ...] = ()) -> PhotoRecord:

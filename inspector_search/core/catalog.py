@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     import sqlite_utils
 
 APPLICATION_ID = 0x49535231  # "ISR1": marks the file as ours
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 QUICK_CHECK_MAX_BYTES = 256 * 1024 * 1024
 """Catalogs up to this size get SQLite's ``quick_check`` at every open (it reads the whole file: ~0.4 s
 per 256 MB from the page cache); bigger ones (256 MB is ~55k photos) only the O(1) truncation check,
@@ -75,12 +75,20 @@ CREATE TABLE features (
 CREATE TABLE skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL, seen_at TEXT NOT NULL);
 """
 
+_LOCAL_FEATURES_V5 = """
+CREATE TABLE local_features (image_id INTEGER PRIMARY KEY REFERENCES images(id), data BLOB NOT NULL);
+"""
+"""Keypoints for geometric verification (``core.local_features``), one blob per photo. An archive made
+before this table gets them from ``fill_local_features`` (resumable); photos without a row are
+simply not verified."""
+
 # Named migrations: index i upgrades schema version i to i + 1. Version 0 is an empty file.
 MIGRATIONS: list[tuple[str, str]] = [
     ("create schema v1", _SCHEMA_V1),
     ("labels and the label log", LABELS_SCHEMA),
     ("text search (FTS5) over labels, notes, equipment, sites, inspectors", TEXT_SCHEMA),
     ("clusters: centres and members", CLUSTER_SCHEMA),
+    ("local features for geometric verification", _LOCAL_FEATURES_V5),
 ]
 
 _PHOTO_COLUMNS = """
@@ -393,6 +401,11 @@ class Catalog:
         ).fetchone()
         return (int(row[0]), bool(row[1])) if row else None
 
+    def is_live(self, image_id: int) -> bool:
+        """Whether the photo exists and is not deleted."""
+        row = self.conn.execute("SELECT deleted FROM images WHERE id = ?", (int(image_id),)).fetchone()
+        return row is not None and not row[0]
+
     def insert_image(self, conn: sqlite3.Connection, content_hash: str, byte_size: int, width: int, height: int,
                      format: str, taken_at: str | None) -> int:
         """Add a new photo (one per distinct content) and return its id."""
@@ -491,6 +504,41 @@ class Catalog:
             "WHERE i.deleted = 0 AND NOT EXISTS (SELECT 1 FROM features f WHERE f.image_id = i.id AND "
             "f.model_id = ?)", (model_id,))
         return [(int(r[0]), r[1]) for r in rows if r[1] is not None]
+
+    # -- local features (geometric verification) ---------------------------------------------------
+    def put_local_features(self, conn: sqlite3.Connection, image_id: int, blob: bytes) -> None:
+        """Store (or replace) a photo's keypoint blob inside the caller's transaction."""
+        conn.execute("INSERT OR REPLACE INTO local_features(image_id, data) VALUES (?, ?)", (int(image_id), blob))
+
+    def local_features(self, image_ids: Sequence[int]) -> dict[int, bytes]:
+        """Stored keypoint blobs of the given photos (photos without one are left out)."""
+        ids = [int(i) for i in image_ids]
+        found: dict[int, bytes] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            marks = ",".join("?" * len(part))
+            found.update(self.conn.execute(
+                f"SELECT image_id, data FROM local_features WHERE image_id IN ({marks})", part))
+        return found
+
+    def photos_missing_local_features(self, limit: int | None = None) -> list[tuple[int, str]]:
+        """Live photos without a keypoint blob: (image id, one of its paths), by id."""
+        rows = self.conn.execute(
+            "SELECT i.id, (SELECT path FROM files WHERE image_id = i.id AND deleted = 0 LIMIT 1) FROM images i "
+            "WHERE i.deleted = 0 AND NOT EXISTS (SELECT 1 FROM local_features l WHERE l.image_id = i.id) "
+            "ORDER BY i.id LIMIT ?", (-1 if limit is None else int(limit),))
+        return [(int(r[0]), r[1]) for r in rows if r[1] is not None]
+
+    def all_local_features(self, batch: int = 2000) -> Iterator[list[tuple[int, bytes]]]:
+        """Every live photo's keypoint blob, in chunks of (image id, blob), by id (for ``check``)."""
+        rows = self.conn.execute("SELECT l.image_id, l.data FROM local_features l JOIN images i ON "
+                                 "i.id = l.image_id WHERE i.deleted = 0 ORDER BY l.image_id")
+        while chunk := rows.fetchmany(batch):
+            yield [(int(i), bytes(d)) for i, d in chunk]
+
+    def delete_local_features(self, conn: sqlite3.Connection, image_ids: Iterable[int]) -> None:
+        """Drop keypoint blobs (damaged ones, before they are made again)."""
+        conn.executemany("DELETE FROM local_features WHERE image_id = ?", ((int(i),) for i in image_ids))
 
     # -- skipped files -----------------------------------------------------------------------------
     def record_skipped(self, conn: sqlite3.Connection, path: str, reason: str) -> None:

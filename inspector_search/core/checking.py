@@ -32,6 +32,7 @@ from .catalog import Catalog
 from .errors import ArchiveBusyError, ImageError, IndexFileError, LockFileError
 from .extractor import FeatureExtractor
 from .imaging import PreprocessSpec, open_image, preprocess
+from .local_feature_fill import damaged_local_features, fill_local_features
 from .locking import WriterLock
 from .progress import Progress
 from .projection import Projection
@@ -94,6 +95,7 @@ def check_archive(parts: ArchiveParts, repair: bool = False, progress: Progress 
     _check_photo_rows(parts.catalog, findings)
     progress.report(1, 5, "checking", "features")
     _check_features(parts, findings, progress)
+    _check_local_features(parts, findings, progress)
     progress.report(2, 5, "checking", "photo files")
     _check_files(parts.catalog, findings)
     progress.report(3, 5, "checking", "projection and index")
@@ -261,6 +263,39 @@ def _decode_same_content(catalog: Catalog, image_id: int, path: Path, spec: Prep
     except ImageError as exc:
         return exc.reason
     return preprocess(image, spec)
+
+
+def _check_local_features(parts: ArchiveParts, findings: _Findings, progress: Progress) -> None:
+    """Every live photo should have a readable keypoint record (geometric verification); repair
+    drops damaged ones and makes the missing ones again from the files (``fill_local_features``)."""
+    catalog, min_side = parts.catalog, min(parts.extractor.spec.input_size)
+    damaged = damaged_local_features(catalog)
+    missing = len(catalog.photos_missing_local_features())
+    if damaged:
+        findings.fixable(f"{len(damaged)} photo(s) have a damaged keypoint record (ids {_examples(damaged)})",
+                         lambda: _drop_local_features(catalog, damaged))
+    if missing:
+        findings.fixable(f"{missing} photo(s) have no keypoints for geometric verification (added before it "
+                         "existed; search does not verify them)", lambda: _fill(catalog, findings, progress, min_side))
+    elif damaged and findings.repair:
+        findings.repaired.append(f"keypoints: {_fill(catalog, findings, progress, min_side)}")
+    if not damaged and not missing:
+        findings.checked.append("keypoints: every photo has an intact record")
+
+
+def _drop_local_features(catalog: Catalog, image_ids: list[int]) -> str:
+    with catalog.transaction() as conn:
+        catalog.delete_local_features(conn, image_ids)
+    return "dropped, to be made again"
+
+
+def _fill(catalog: Catalog, findings: _Findings, progress: Progress, min_side: int) -> str:
+    report = fill_local_features(catalog, progress, min_side=min_side)
+    if report.failed:
+        examples = [f"{path} ({reason})" for path, reason in report.failed]
+        findings.unrepairable.append(f"{len(report.failed)} photo(s) could not be given keypoints, e.g. "
+                                     f"{_examples(examples)}; add their folder again")
+    return f"found the keypoints of {report.filled} photo(s) again from their files"
 
 
 # -- projection and index ------------------------------------------------------------------------------

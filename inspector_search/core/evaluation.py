@@ -6,7 +6,8 @@ Why leave-one-out over a real archive: users want to know how well search works 
 does. So :func:`evaluate_folder` adds the folder to a throw-away archive with the normal ``add``
 pipeline (decoding, model, stored features, PCA fitted by the archive's own policy), then ranks
 every other photo for each labelled photo the way the archive's search does (the best match by full
-features first, the rest by query expansion; see :mod:`~inspector_search.core.query_expansion`), but exactly, over
+features first, the rest by query expansion; see :mod:`~inspector_search.core.query_expansion`; then the
+best candidates re-ranked by geometric verification, :mod:`~inspector_search.core.local_features`), but exactly, over
 the archive's projected vectors (the vectors the index holds), so the figure does not depend on
 hnswlib's recall.
 
@@ -23,7 +24,7 @@ import csv
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,13 +32,14 @@ import numpy as np
 
 from .archive import Archive
 from .errors import Cancelled, MetadataError, QueryError
+from .local_features import CANDIDATES, LocalFeatures, verified_order, verify
 from .progress import Progress
 from .query_expansion import DEFAULT_ALPHA, DEFAULT_NEIGHBOURS, expanded_queries, refined_first
 from .records import ClassQuality, EvaluationReport
 
 __all__ = [
-    "RankingScores", "average_precision", "evaluate_archive", "evaluate_folder", "folder_labels",
-    "leave_one_out", "precision_at_k", "read_groups", "summarise",
+    "RankingScores", "Verifier", "archive_verifier", "average_precision", "evaluate_archive", "evaluate_folder",
+    "folder_labels", "leave_one_out", "precision_at_k", "read_groups", "summarise",
 ]  # fmt: skip
 
 PRECISION_CUTOFFS = (1, 10)
@@ -88,9 +90,13 @@ class RankingScores:
         return float(self.precision[k].mean()) if self.queries.size else 0.0
 
 
+Verifier = Callable[[int, np.ndarray], np.ndarray]
+"""``verifier(query_row, candidate_rows)``: the inlier count of each candidate row against the query row."""
+
+
 def leave_one_out(vectors: np.ndarray, labels: np.ndarray, cutoffs: Sequence[int] = PRECISION_CUTOFFS, *,
-                  expansion: int = 0, alpha: float = DEFAULT_ALPHA,
-                  features: np.ndarray | None = None) -> RankingScores:
+                  expansion: int = 0, alpha: float = DEFAULT_ALPHA, features: np.ndarray | None = None,
+                  verifier: Verifier | None = None) -> RankingScores:
     """Rank all other rows for each labelled row by exact cosine similarity and score the ranking.
 
     ``vectors`` are unit rows (N x D); ``labels`` are N integers, ``-1`` for a distractor (never
@@ -99,6 +105,8 @@ def leave_one_out(vectors: np.ndarray, labels: np.ndarray, cutoffs: Sequence[int
     first (of the K nearest, the one whose row of ``features``, the raw features before the PCA, is
     most like the query's; without ``features`` the nearest), then the others by similarity to the
     query expanded with its K nearest rows (see :mod:`~inspector_search.core.query_expansion`).
+    With a ``verifier`` the best ``CANDIDATES`` rows are then re-ranked by geometric verification
+    as the archive's search does (:func:`~inspector_search.core.local_features.verified_order`).
     Equal similarities keep row order, so results are deterministic. Similarities are computed in
     blocks of rows, never N x N at once.
     """
@@ -117,6 +125,8 @@ def leave_one_out(vectors: np.ndarray, labels: np.ndarray, cutoffs: Sequence[int
         if expansion > 0:
             sims = _expanded_similarities(vectors, rows, sims, expansion, alpha, features)
         order = np.argsort(-sims, axis=1, kind="stable")[:, :-1]
+        if verifier is not None:
+            _verify_rows(order, rows, verifier)
         relevant = labels[order] == labels[rows][:, None]
         hits = np.cumsum(relevant, axis=1)
         ranks = np.arange(1, relevant.shape[1] + 1)
@@ -143,6 +153,36 @@ def _expanded_similarities(vectors: np.ndarray, rows: np.ndarray, sims: np.ndarr
     expanded[np.arange(rows.size), first] = np.inf
     expanded[np.arange(rows.size), rows] = -np.inf
     return expanded
+
+
+def _verify_rows(order: np.ndarray, rows: np.ndarray, verifier: Verifier) -> None:
+    """Re-rank the first CANDIDATES columns of each row of ``order`` in place by verification."""
+    count = min(CANDIDATES, order.shape[1])
+    for n, row in enumerate(rows):
+        head = order[n, :count]
+        inliers = dict(zip(head.tolist(), np.asarray(verifier(int(row), head)).tolist(), strict=True))
+        order[n, :count] = verified_order(head.tolist(), inliers)
+
+
+def archive_verifier(archive: Archive, image_ids: np.ndarray) -> Verifier:
+    """A verifier over the stored keypoints of the given photos (row n is ``image_ids[n]``); photos
+    without keypoints verify nothing."""
+    blobs = archive.catalog.local_features(image_ids.tolist())
+    keypoints: list[LocalFeatures | None] = []
+    for image_id in image_ids.tolist():
+        try:
+            keypoints.append(LocalFeatures.from_bytes(blobs[image_id]) if image_id in blobs else None)
+        except ValueError:
+            keypoints.append(None)
+
+    def inliers(row: int, candidates: np.ndarray) -> np.ndarray:
+        query = keypoints[row]
+        if query is None:
+            return np.zeros(len(candidates), dtype=np.int64)
+        return np.array([0 if keypoints[c] is None else verify(query, keypoints[c]).inliers
+                         for c in candidates.tolist()], dtype=np.int64)
+
+    return inliers
 
 
 def summarise(scores: RankingScores, labels: np.ndarray, names: Sequence[str]) -> tuple[ClassQuality, ...]:
@@ -227,7 +267,8 @@ def evaluate_folder(folder: Path | str, *, groups: Path | None = None, model: Pa
 
 
 def evaluate_archive(archive: Archive, folder: Path, group_labels: dict[Path, str] | None = None, *,
-                     expansion: int | None = None, keep_duplicates: bool = False) -> EvaluationReport:
+                     expansion: int | None = None, keep_duplicates: bool = False,
+                     verification: bool = True) -> EvaluationReport:
     """Score the photos below ``folder`` that ``archive`` holds, labelled by their class subfolder or
     by ``group_labels``; the second half of :func:`evaluate_folder`. Byte-identical files are one
     photo in an archive: unless ``keep_duplicates``, only the first in path order is scored."""
@@ -253,7 +294,8 @@ def evaluate_archive(archive: Archive, folder: Path, group_labels: dict[Path, st
         raise QueryError(f"{folder}: no photo in it could be read, so there is nothing to evaluate")
     labels_array = np.asarray(labels, dtype=np.int64)
     picked = np.asarray(rows, dtype=np.int64)
-    scores = leave_one_out(vectors[picked], labels_array, features=features[picked],
+    verifier = archive_verifier(archive, image_ids[picked]) if verification else None
+    scores = leave_one_out(vectors[picked], labels_array, features=features[picked], verifier=verifier,
                            expansion=DEFAULT_NEIGHBOURS if expansion is None else expansion)
     if scores.queries.size == 0:
         raise QueryError(f"{folder}: no two photos share a label, so there is nothing to evaluate "

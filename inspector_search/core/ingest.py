@@ -29,6 +29,7 @@ from .extractor import FeatureExtractor
 from .folder_layout import Layout
 from .imaging import ImageInfo, iter_image_files, open_image, preprocess
 from .labels import add_imported_tags, split_tags
+from .local_features import extract as extract_local_features
 from .metadata import MetadataTable, PhotoMetadata, read_metadata_csv, tags_cell
 from .progress import Progress
 from .records import AddReport, SkippedFile
@@ -60,6 +61,7 @@ class _Decoded:
     content_hash: str
     info: ImageInfo
     pixels: np.ndarray
+    local_features: bytes  # keypoints for geometric verification (core.local_features)
 
 
 @dataclass
@@ -349,7 +351,8 @@ def _prepare(catalog: Catalog, model_id: str, item: tuple[Path, int, int], spec,
         pixels = preprocess(image, spec)
     except ImageError as exc:
         return _Failed(str(path), exc.reason)
-    return _Decoded(str(path), size, mtime_ns, content_hash, info, pixels)
+    local = extract_local_features(image).to_bytes()  # from the same decoded image: no second decode
+    return _Decoded(str(path), size, mtime_ns, content_hash, info, pixels, local)
 
 
 def _commit(catalog: Catalog, store: VectorStore, extractor: FeatureExtractor, source: PhotoSource,
@@ -407,6 +410,7 @@ def _insert_photo(catalog: Catalog, conn: sqlite3.Connection, item: _Decoded, mo
         image_id = catalog.insert_image(conn, item.content_hash, item.size, item.info.width, item.info.height,
                                         item.info.format, taken)
     catalog.put_features(conn, [image_id], model_id, vector[None, :])
+    catalog.put_local_features(conn, image_id, item.local_features)  # same transaction: never one without the other
     catalog.put_file(conn, item.path, image_id, item.size, item.mtime_ns)
     return image_id
 

@@ -153,11 +153,18 @@ class LabelAction:
 
 @dataclass(frozen=True)
 class SearchHit:
-    """One ranked match: rank starts at 1, score is cosine similarity in [-1, 1]."""
+    """One ranked match: rank starts at 1; ``score`` is the cosine similarity of the stored full
+    features (before the PCA, so no refit changes it), in [-1, 1]. ``inliers`` counts the keypoints
+    that geometric verification matched consistently (0: none, or not verified); ``same_object``
+    is true from the calibrated threshold on (such hits rank before the others); ``is_query`` marks
+    the query's own photo (byte-identical, or nearly identical features), shown first."""
 
     rank: int
     score: float
     photo: PhotoRecord
+    inliers: int = 0
+    same_object: bool = False
+    is_query: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,6 +177,23 @@ class EquipmentHit:
     best: PhotoRecord
     match_count: int
     hits: tuple[SearchHit, ...] = ()
+    same_object: bool = False
+
+
+@dataclass(frozen=True)
+class PointMatches:
+    """The keypoints geometric verification matched between a query and one archive photo, in pairs:
+    ``query_points[n]`` (a fraction (x, y) of the query photo, or of its region when a region was
+    searched) matches ``photo_points[n]`` (a fraction of the archive photo, upright). Empty when
+    nothing matched consistently or a photo has no keypoints."""
+
+    query_points: tuple[tuple[float, float], ...]
+    photo_points: tuple[tuple[float, float], ...]
+    same_object: bool = False
+
+    @property
+    def inliers(self) -> int:
+        return len(self.query_points)
 
 
 @dataclass(frozen=True)

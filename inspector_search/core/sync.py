@@ -41,6 +41,7 @@ from .catalog import now_iso
 from .errors import ImageError, SharedArchiveError
 from .ingest import apply_metadata
 from .labels import bump_labels_generation, labels_of
+from .local_feature_fill import keypoints_of
 from .locking import WriterLock
 from .metadata import PhotoMetadata
 from .progress import Progress
@@ -489,6 +490,9 @@ def apply_pulled(archive: Archive, state: SyncState, report: SyncReport, rows: l
                 stat = path.stat()
                 catalog.put_file(conn, str(path), image_id, stat.st_size, stat.st_mtime_ns)
                 catalog.put_features(conn, [image_id], model_id, row["features"][None])
+                keypoints = keypoints_of(row["display"])  # the stored file is this copy, not the original
+                if keypoints is not None:
+                    catalog.put_local_features(conn, image_id, keypoints)
                 report.pulled += 1
                 report.bytes_pulled += row["bytes"]
             elif found is not None:

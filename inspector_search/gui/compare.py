@@ -31,8 +31,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from inspector_search.core.records import EquipmentHistory, PhotoRecord
+from inspector_search.core.records import EquipmentHistory, PhotoRecord, PointMatches
 
+from .match_points import MatchedPointsToggle
 from .results import format_date, photo_title
 from .workers import TaskRunner
 from .zoom_view import MAX_DECODE_SIDE, SyncedViews, ZoomView, load_full_image
@@ -121,6 +122,7 @@ class CompareDialog(QDialog):
         runner: TaskRunner,
         parent: QWidget | None = None,
         history_loader: HistoryLoader | None = None,
+        point_matches: Callable[[], PointMatches] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -130,6 +132,9 @@ class CompareDialog(QDialog):
         self._history_loader = history_loader
         left = Side(None, query, region=region) if isinstance(query, QImage) else Side(query)
         self.sides = [left, Side(photo, score=score)]
+        #: "Matched points" (gui/match_points.py), when the archive can tell which keypoints match
+        self.points = None if point_matches is None else MatchedPointsToggle(self, point_matches, runner,
+                                                                             photo.image_id, region)
         self._build()
         self._blink_timer = QTimer(self)
         self._blink_timer.setInterval(BLINK_MS)
@@ -200,6 +205,8 @@ class CompareDialog(QDialog):
         for widget in (self.fit_button, self.zoom_in_button, self.zoom_out_button, self.swap_button,
                        self.previous_button, self.overlay_button, self.opacity, self.blink):
             row.addWidget(widget)
+        if self.points is not None:
+            row.addWidget(self.points)
         row.addWidget(self.status, 1)
         row.addWidget(close)
         self._overlay_controls(False)

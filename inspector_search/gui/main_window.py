@@ -595,8 +595,10 @@ class MainWindow(QMainWindow):
         if image is None:
             self.statusBar().showMessage("Open a query photo first", 5000)
             return None
+        request = self.current_request()
+        matches = None if request is None else (lambda: self.archive.point_matches(request, photo.image_id))
         dialog = CompareDialog(image, self.query_pane.region(), photo, score, self._runner, self,
-                               history_loader=self.archive.history)
+                               history_loader=self.archive.history, point_matches=matches)
         dialog.show()
         self._remember_dialog("last_compare", dialog)
         return dialog

@@ -50,6 +50,7 @@ class Role(IntEnum):
     THUMBNAIL_FAILED = Qt.ItemDataRole.UserRole + 10
     GROUP_STATE = Qt.ItemDataRole.UserRole + 11  # None, or GroupState of a group / a group's photo
     ITEM = Qt.ItemDataRole.UserRole + 12
+    VERIFIED = Qt.ItemDataRole.UserRole + 13  # "this photo", "same object" or None (see verification_tag)
 
 
 class GroupState(IntEnum):
@@ -71,21 +72,37 @@ class ResultItem:
     match_count: int | None = None
     members: tuple[ResultItem, ...] = ()
     group: ResultItem | None = field(default=None, compare=False, repr=False)
+    inliers: int = 0  # keypoints geometric verification matched with the query
+    same_object: bool = False
+    is_query: bool = False
 
     @classmethod
-    def from_hit(cls, hit: SearchHit) -> ResultItem:
-        return cls(hit.photo, hit.score, hit.rank)
+    def from_hit(cls, hit: SearchHit, group: ResultItem | None = None) -> ResultItem:
+        return cls(hit.photo, hit.score, hit.rank, group=group, inliers=hit.inliers, same_object=hit.same_object,
+                   is_query=hit.is_query)
 
     @classmethod
     def from_group(cls, hit: EquipmentHit) -> ResultItem:
-        item = cls(hit.best, hit.score, hit.rank, hit.match_count)
-        members = tuple(ResultItem(h.photo, h.score, h.rank, group=item) for h in hit.hits)
+        item = cls(hit.best, hit.score, hit.rank, hit.match_count, same_object=hit.same_object,
+                   is_query=any(h.is_query for h in hit.hits[:1]))
+        members = tuple(ResultItem.from_hit(h, group=item) for h in hit.hits)
         object.__setattr__(item, "members", members)  # members point back at their group
         return item
 
     @property
     def is_group(self) -> bool:
         return self.match_count is not None
+
+    @property
+    def verification_tag(self) -> str | None:
+        """The tag painted on the tile: the query's own photo, or a photo verified as the same object."""
+        if self.is_query:
+            return QUERY_TAG
+        return SAME_OBJECT_TAG if self.same_object else None
+
+
+QUERY_TAG = "this photo"
+SAME_OBJECT_TAG = "same object"
 
 
 def photo_title(photo: PhotoRecord) -> str:
@@ -220,6 +237,7 @@ class ResultsModel(QAbstractListModel):
             Role.IMAGE_ID: photo.image_id,
             Role.RANK: item.rank,
             Role.ITEM: item,
+            Role.VERIFIED: item.verification_tag,
         }
         if role == Role.GROUP_STATE:
             return self._group_state(item)
@@ -242,6 +260,13 @@ class ResultsModel(QAbstractListModel):
             lines.append(f"Inspector: {photo.inspector}")
         if item.score is not None:
             lines.append(f"Similarity {item.score:.3f}")
+        if item.is_query:
+            lines.append("The query photo itself: this very photo is in the archive")
+        elif item.same_object and item.inliers:
+            lines.append(f"Same object: {item.inliers} keypoints match in one consistent position "
+                         "(Compare shows them)")
+        elif item.same_object:
+            lines.append("Same object: one of this equipment's photos matches the query point by point")
         if item.is_group:
             lines.append(f"{item.match_count} matching photo{'s' if item.match_count != 1 else ''} of this "
                          "equipment — Enter or double-click lists them")
@@ -331,13 +356,31 @@ class ResultsProxy(QSortFilterProxyModel):
         return (best_first,)
 
 
+VERY_ALIKE, ALIKE = 0.88, 0.70
+"""Score bands of the badge colours, calibrated on the benchmark (docs/quality.md, "Badge colours"):
+re-shots of the same insulator scene score 0.84-0.97 (88 % reach 0.88), look-alike insulators of
+other towers 0.63-0.91 (0.7 % reach 0.88, 99 % reach 0.70), photos of the same steel defect class a
+median 0.82, photos of unrelated subjects 0.35-0.71 (0.002 % reach 0.70)."""
+GREEN, ORANGE, GREY = QColor(46, 125, 50), QColor(239, 108, 0), QColor(96, 108, 118)
+VERIFIED_COLOUR = QColor(21, 101, 192)
+SCORE_LEGEND = (
+    f"<span style='color:{GREEN.name()}'>&#9679;</span> {VERY_ALIKE:.2f}+ very alike (most re-shots of the "
+    f"same scene) &nbsp; <span style='color:{ORANGE.name()}'>&#9679;</span> {ALIKE:.2f}+ the same kind of "
+    f"equipment or defect &nbsp; <span style='color:{GREY.name()}'>&#9679;</span> less alike &nbsp; "
+    f"<span style='color:{VERIFIED_COLOUR.name()}'>&#9632;</span>&nbsp;<b>same&nbsp;object</b>: keypoints match "
+    "in one consistent position. Order: the query photo itself, the same object, then by what the query "
+    "shares with its best matches (so a score may be higher than the one before it)")
+"""What the tile colours and tags mean, shown above the results."""
+
+
 def score_colour(score: float) -> QColor:
-    """Badge colour: green for near-identical, amber for similar, grey for weak matches."""
-    if score >= 0.9:
-        return QColor(46, 125, 50)
-    if score >= 0.75:
-        return QColor(239, 108, 0)
-    return QColor(96, 108, 118)
+    """Badge colour: green for very alike (re-shot), orange for the same kind, grey for weak matches
+    (bands: :data:`VERY_ALIKE`, :data:`ALIKE`)."""
+    if score >= VERY_ALIKE:
+        return GREEN
+    if score >= ALIKE:
+        return ORANGE
+    return GREY
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
@@ -397,6 +440,9 @@ class ThumbnailDelegate(QStyledItemDelegate):
         score = index.data(Role.SCORE)
         if score is not None:
             self._paint_badge(painter, option, thumb_rect, f"{score:.2f}", score_colour(score))
+        tag = index.data(Role.VERIFIED)
+        if tag:
+            self._paint_badge(painter, option, thumb_rect, tag, VERIFIED_COLOUR, right=True)
         text_rect = QRect(rect.left(), thumb_rect.bottom() + self.GAP, rect.width(), 0)
         self._paint_text(painter, option, index, text_rect)
         painter.restore()
@@ -419,13 +465,17 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
     @staticmethod
     def _paint_badge(
-        painter: QPainter, option: QStyleOptionViewItem, rect: QRect, text: str, colour: QColor
+        painter: QPainter, option: QStyleOptionViewItem, rect: QRect, text: str, colour: QColor,
+        right: bool = False,
     ) -> None:
         font = QFont(option.font)
         font.setBold(True)
         metrics = QFontMetrics(font)
         badge = QRect(0, 0, metrics.horizontalAdvance(text) + 10, metrics.height() + 2)
-        badge.moveTopLeft(rect.topLeft() + QPoint(4, 4))
+        if right:
+            badge.moveTopRight(rect.topRight() + QPoint(-4, 4))
+        else:
+            badge.moveTopLeft(rect.topLeft() + QPoint(4, 4))
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(colour)
         painter.drawRoundedRect(badge, 4, 4)

@@ -21,7 +21,16 @@ from inspector_search.core.records import EquipmentHit, SearchHit
 from .icons import icon
 from .messages import plural
 from .query_pane import HINT
-from .results import GroupState, PhotoGridView, ResultItem, ResultsModel, ResultsProxy, Role, ThumbnailDelegate
+from .results import (
+    SCORE_LEGEND,
+    GroupState,
+    PhotoGridView,
+    ResultItem,
+    ResultsModel,
+    ResultsProxy,
+    Role,
+    ThumbnailDelegate,
+)
 from .thumbnails import ThumbnailLoader
 
 EMPTY_ARCHIVE_TITLE = "Add photos to start"
@@ -107,8 +116,9 @@ class ResultsPanel(QWidget):
         self.sort_combo.addItem("Best match first", "rank")
         self.sort_combo.addItem("Newest inspection first", "date")
         self.sort_combo.setToolTip(
-            "Best match first: ranked by what the query shares with its closest matches, so a photo\n"
-            "may come before a slightly more similar one. Each photo shows its own similarity."
+            "Best match first: the query photo itself (if the archive holds it), then the photos of the\n"
+            "same object (keypoints matched), then by what the query shares with its closest matches,\n"
+            "so a photo may come before a slightly more similar one. Each photo shows its own similarity."
         )
         self.sort_combo.currentIndexChanged.connect(
             lambda _i: self.proxy.set_sort_key(self.sort_combo.currentData())
@@ -116,6 +126,12 @@ class ResultsPanel(QWidget):
         header.addWidget(self.summary, 1)
         header.addWidget(self.sort_combo)
         layout.addLayout(header)
+        self.legend = QLabel(SCORE_LEGEND)
+        self.legend.setWordWrap(True)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.legend.setAccessibleName("What the colours mean")
+        layout.addWidget(self.legend)
         self.view = PhotoGridView()
         self.delegate = ThumbnailDelegate(thumbnail_size, self.view)
         self.view.setItemDelegate(self.delegate)
