@@ -54,7 +54,7 @@ def percentiles(ms: list[float]) -> dict[str, float]:
     return {"p50": round(float(np.percentile(ms, 50)), 2), "p95": round(float(np.percentile(ms, 95)), 2)}
 
 
-def bulk_load(url: str, data: np.ndarray) -> dict[str, float]:
+def bulk_load(url: str, data: np.ndarray, maintenance_work_mem: str) -> dict[str, float]:
     """COPY rows and vectors with the HNSW index dropped, then build it; seconds and rates."""
     import psycopg
 
@@ -78,7 +78,7 @@ def bulk_load(url: str, data: np.ndarray) -> dict[str, float]:
             for i in range(n):
                 copy.write_row((i + 1, "bench", data[i]))
         copy_s = time.perf_counter() - start
-        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute("SELECT set_config('maintenance_work_mem', %s, false)", (maintenance_work_mem,))
         conn.execute("SET max_parallel_maintenance_workers = 1")
         built = time.perf_counter()
         conn.execute("CREATE INDEX vectors_hnsw ON vectors USING hnsw (embedding vector_cosine_ops) "
@@ -171,6 +171,17 @@ def concurrent(url: str, queries: np.ndarray, seconds: float) -> dict:
         t.join()
     return {"searches": len(latencies), "adds": adds[0], "errors": len(errors), "first_errors": errors[:3],
             **percentiles(latencies)}
+
+
+def relation_sizes(url: str) -> dict[str, float]:
+    """On-disk sizes (MB) of the vectors table, its HNSW index and the photos table."""
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        return {name: round(conn.execute("SELECT pg_total_relation_size(%s::regclass)", (name,)).fetchone()[0] / 1e6, 1)
+                if name != "vectors_hnsw" else
+                round(conn.execute("SELECT pg_relation_size('vectors_hnsw'::regclass)").fetchone()[0] / 1e6, 1)
+                for name in ("vectors", "vectors_hnsw", "photos")}
 
 
 def server_memory_mb(server: TrialServer) -> float:
@@ -270,21 +281,25 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the concurrent run")
     parser.add_argument("--sync-n", type=int, default=10_000, help="photos pulled in the sync benchmark (0: skip)")
     parser.add_argument("--push-per-class", type=int, default=50, help="neu_det photos per class pushed (0: skip)")
+    parser.add_argument("--shared-buffers", default="1GB", help="the server's shared_buffers (default 1GB)")
+    parser.add_argument("--maintenance-work-mem", default="2GB", help="memory for the HNSW index build")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
     results: dict = {"n": args.n, "dim": DIM, "cpus": psutil.cpu_count(), "load_avg": list(psutil.getloadavg())}
     work = Path(tempfile.mkdtemp(prefix="inspector-pg-bench-"))
-    server = TrialServer(work / "data").start()
+    server = TrialServer(work / "data", {"shared_buffers": args.shared_buffers}).start()
     try:
         all_vectors = clustered_vectors(args.n + args.queries, DIM, seed=0)
         data, queries = all_vectors[: args.n], all_vectors[args.n:]
         sites = np.arange(args.n) % SITES
         url = server.create_database("search_bench")
         init_server(url)
-        results["bulk_load"] = bulk_load(url, data)
+        results["bulk_load"] = bulk_load(url, data, args.maintenance_work_mem)
+        results["settings"] = {"shared_buffers": args.shared_buffers, "maintenance_work_mem": args.maintenance_work_mem}
         print("bulk load:", results["bulk_load"], flush=True)
         results["server_memory_mb_after_load"] = server_memory_mb(server)
+        results["sizes_mb"] = relation_sizes(url)
 
         truth = exact_top_k(data, queries, K)
         allowed = np.flatnonzero(sites == 3)

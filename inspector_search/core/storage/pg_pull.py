@@ -97,8 +97,11 @@ def _fetch(store: PgStore, items: list[dict[str, Any]], server_document) -> None
         labels.setdefault(photo_id, []).append([kind, value])
     new = [i["id"] for i in items if i.get("new")]
     features = store.features_of(new) if new else {}
-    media = {r[0]: (bytes(r[1]), bytes(r[2])) for r in conn.execute(
-        "SELECT photo_id, thumbnail, display FROM media WHERE photo_id = ANY(%s)", (new,))} if new else {}
+    media = {}
+    if new:
+        with conn.cursor(binary=True) as cursor:  # bytea as sent, not hex text twice its size
+            media = {r[0]: (bytes(r[1]), bytes(r[2])) for r in cursor.execute(
+                "SELECT photo_id, thumbnail, display FROM media WHERE photo_id = ANY(%s)", (new,))}
     for item in items:
         item["document"] = server_document(item.pop("row"), labels.get(item["id"], []))
         if item.get("new") and item["id"] in features and item["id"] in media:

@@ -37,8 +37,9 @@ def _wheel():
 class TrialServer:
     """One PostgreSQL cluster in ``data_dir``: :meth:`start`, :meth:`stop`, :meth:`kill`, :meth:`url`."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, settings: dict[str, str] | None = None) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.settings = dict(settings or {})  # postgresql.conf values given at start, e.g. shared_buffers
         self.port: int | None = None
         self._user: str | None = None
 
@@ -54,6 +55,8 @@ class TrialServer:
         if platform.system() == "Windows":
             self.port = _free_port()
             options = ["-h", "127.0.0.1", "-p", str(self.port)]
+        for name, value in self.settings.items():
+            options += ["-c", f"{name}={value}"]
         try:
             embedded.pg_ctl(["-w", "-t", "60", "-o", " ".join(_quote(o) for o in options),
                              "-l", str(self.data_dir / "log"), "start"], pgdata=self.data_dir, user=run_as,
