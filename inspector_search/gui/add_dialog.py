@@ -182,16 +182,20 @@ class AddPhotosDialog(QDialog):
         self.folder_view.setMaximumHeight(96)
         add_button = QPushButton(icon("folder"), "Add folder…")
         add_button.clicked.connect(self.choose_folder)
+        files_button = QPushButton(icon("open"), "Add files…")
+        files_button.setToolTip("Single photos instead of a whole folder")
+        files_button.clicked.connect(self.choose_files)
         self.remove_button = QPushButton("Remove")
         self.remove_button.clicked.connect(self.remove_selected)
         buttons = QVBoxLayout()
         buttons.addWidget(add_button)
+        buttons.addWidget(files_button)
         buttons.addWidget(self.remove_button)
         buttons.addStretch(1)
         row = QHBoxLayout()
         row.addWidget(self.folder_view, 1)
         row.addLayout(buttons)
-        form.addRow("Folders", row)
+        form.addRow("Folders / files", row)
         self.metadata_edit = QLineEdit()
         self.metadata_edit.setPlaceholderText("Optional. A CSV with one row per photo (path, equipment, date…)")
         self.metadata_edit.setClearButtonEnabled(True)
@@ -292,6 +296,15 @@ class AddPhotosDialog(QDialog):
         if folder:
             self.add_folder(Path(folder))
             self._remember("last_add_folder", folder)
+
+    def choose_files(self) -> None:
+        start = self._preference("last_add_folder")
+        photos = "Photos (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.webp);;All files (*)"
+        names, _filter = QFileDialog.getOpenFileNames(self, "Add photos", start, photos)
+        for name in names:
+            self.add_folder(Path(name))  # the archive adds files and folders alike
+        if names:
+            self._remember("last_add_folder", str(Path(names[0]).parent))
 
     def choose_metadata(self) -> None:
         start = self._preference("last_metadata_folder")

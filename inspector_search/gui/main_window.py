@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from inspector_search import __version__
-from inspector_search.core.errors import ImageError
+from inspector_search.core.errors import ImageError, InspectorSearchError
 from inspector_search.core.records import ArchiveStatus, EquipmentHit, PhotoRecord, SearchHit, SearchRequest
 from inspector_search.core.reporting import write_report
 
@@ -54,6 +54,9 @@ from .workers import TaskRunner
 
 DEFAULT_SIZE = (1280, 760)
 MAX_MATCHES = 2000  # scrolling loads pages of matches up to this many
+MAX_RECENT_ARCHIVES = 8
+#: Windows opened by switching archives: kept referenced until they close (each owns its archive).
+_SWITCHED_WINDOWS: list[MainWindow] = []
 DEFAULT_SPLITTER = [300, 640, 340]
 #: Formats both the core and Qt can decode (no HEIC: neither can).
 IMAGE_FILTER = "Photos (*.jpg *.jpeg *.png *.tif *.tiff *.bmp *.webp);;All files (*)"
@@ -75,6 +78,7 @@ class MainWindow(QMainWindow):
         self.last_compare: CompareDialog | None = None
         self.last_viewer: PhotoViewer | None = None
         self._add_dialog: AddPhotosDialog | None = None
+        self.owns_archive = False  # True for a window opened by switching archives
         self._more = 0  # matches fetched beyond the Matches number, by scrolling to the end
         self._loading_more = False
         self._runner = TaskRunner(max_threads=2, parent=self)
@@ -89,6 +93,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._apply_preferences()
         self._restore_window()
+        self._remember_archive(Path(archive.folder))
         self.refresh_status()
 
     # -- construction --------------------------------------------------------------------------
@@ -142,6 +147,8 @@ class MainWindow(QMainWindow):
         self.paste_action = self._action("Paste", "paste", QKeySequence.StandardKey.Paste, self.paste)
         self.add_action = self._action("Add photos…", "add", "Ctrl+Shift+A", self.show_add_dialog)
         self.plant_sync = SyncController(self.archive, self)  # File > Sync with plant archive, state in the status bar
+        self.open_archive_action = self._action("Open archive…", "folder", "Ctrl+Shift+O", self.ask_open_archive)
+        self.open_archive_action.setToolTip("Switch to another archive folder (or create one)")
         self.report_action = self._action("Report of this search…", "", "Ctrl+P", self.ask_search_report)
         self.report_action.setToolTip("A PDF or HTML report: the query, its matches with their metadata, your remark")
         self.quit_action = self._action("Quit", "", QKeySequence.StandardKey.Quit, self.close)
@@ -176,8 +183,12 @@ class MainWindow(QMainWindow):
     def _build_menus_and_toolbar(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         for action in (self.open_action, self.paste_action, None, self.add_action, self.plant_sync.action, None,
-                       self.report_action, None,
-                       self.quit_action):
+                       self.open_archive_action):
+            file_menu.addSeparator() if action is None else file_menu.addAction(action)
+        self.recent_menu = file_menu.addMenu("Recent archives")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
+        for action in (None, self.report_action, None, self.quit_action):
             file_menu.addSeparator() if action is None else file_menu.addAction(action)
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.browser_action)
@@ -667,6 +678,58 @@ class MainWindow(QMainWindow):
 
         self._runner.submit(work, done, lambda e: self.statusBar().showMessage(describe_error(e), 10000))
 
+    # -- archives --------------------------------------------------------------------------------
+    def recent_archives(self) -> list[Path]:
+        """Archive folders opened lately, newest first (this one included)."""
+        return [Path(line) for line in self.preferences.get("recent_archives").splitlines() if line.strip()]
+
+    def _remember_archive(self, folder: Path) -> None:
+        folders = [folder, *(f for f in self.recent_archives() if f != folder)][:MAX_RECENT_ARCHIVES]
+        self.preferences.set("recent_archives", "\n".join(str(f) for f in folders))
+        self.preferences.sync()
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        current = Path(self.archive.folder)
+        others = [f for f in self.recent_archives() if f != current]
+        for number, folder in enumerate(others, start=1):
+            action = self.recent_menu.addAction(f"&{number} {folder}", lambda f=folder: self.switch_archive(f))
+            action.setToolTip(str(folder))
+        if not others:
+            self.recent_menu.addAction("(no other archive yet)").setEnabled(False)
+
+    def ask_open_archive(self) -> None:
+        name = QFileDialog.getExistingDirectory(self, "Open archive", str(Path(self.archive.folder).parent))
+        if not name:
+            return
+        folder = Path(name)
+        if not (folder / "catalog.sqlite").is_file():
+            answer = QMessageBox.question(self, "Open archive", f"{folder} holds no archive yet. Create one there?")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self.switch_archive(folder)
+
+    def switch_archive(self, folder: Path) -> MainWindow | None:
+        """Open the archive in ``folder`` in a new window (same settings) and close this one; None (and a
+        message) if it cannot be opened."""
+        from inspector_search.core.archive import Archive
+
+        if Path(folder) == Path(self.archive.folder):
+            return self
+        try:
+            archive = Archive.open(folder)
+        except (InspectorSearchError, OSError) as error:
+            QMessageBox.warning(self, "Open archive", f"{folder} cannot be opened.\n\n{describe_error(error)}")
+            return None
+        self.save_window()
+        window = MainWindow(archive, self.preferences.settings)
+        window.owns_archive = True
+        _SWITCHED_WINDOWS.append(window)
+        window.show()
+        window.start_warm_up()
+        self.close()
+        return window
+
     def add_dialog(self) -> AddPhotosDialog:
         if self._add_dialog is None:
             self._add_dialog = AddPhotosDialog(self.archive, self.preferences, self)
@@ -736,3 +799,7 @@ class MainWindow(QMainWindow):
         self.save_window()
         self.shutdown()
         super().closeEvent(event)
+        if self.owns_archive:  # opened by switching archives: nobody else closes it
+            self.archive.close()
+            if self in _SWITCHED_WINDOWS:
+                _SWITCHED_WINDOWS.remove(self)

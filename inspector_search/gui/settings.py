@@ -69,6 +69,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("last_add_folder", str, "", "Folder last added to the archive"),
     Option("last_metadata_folder", str, "", "Folder of the last metadata CSV"),
     Option("last_layout", str, "", "Last folder layout pattern"),
+    Option("recent_archives", str, "", "Archive folders opened lately, newest first, one per line"),
 )
 _BY_KEY = {option.key: option for option in OPTIONS}
 
@@ -85,6 +86,11 @@ class Preferences:
 
     def __init__(self, settings: QSettings) -> None:
         self._settings = settings
+
+    @property
+    def settings(self) -> QSettings:
+        """The store these preferences live in (for a second window on the same settings)."""
+        return self._settings
 
     def get(self, key: str) -> Any:
         """The option's stored value, or its default when absent or unusable."""

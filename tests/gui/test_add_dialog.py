@@ -202,3 +202,17 @@ def test_no_rate_from_a_phase_shorter_than_a_second() -> None:
     saving.add(ProgressEvent(200, 400, "saving"), now=6.5)
     assert saving.rate() == pytest.approx(200 / 1.5)
     assert "133.3 photos/s" in progress_text(ProgressEvent(200, 400, "saving"), saving)
+
+
+def test_single_files_are_added_like_folders(qtbot, dialog, fresh_archive, tmp_path, monkeypatch) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    photos = sorted(build_plant(tmp_path / "photos", per_class=2).rglob("*.jpg"))[:3]
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a, **k: ([str(p) for p in photos], "")))
+    with qtbot.waitSignal(dialog.previewReady, timeout=30000):
+        dialog.choose_files()  # "Add files…"
+        dialog.refresh_preview()
+    assert dialog.last_preview is not None and dialog.last_preview.photo_count == 3
+    with qtbot.waitSignal(dialog.addFinished, timeout=180000) as finished:
+        dialog.start()
+    assert finished.args[0].added == 3 and fresh_archive.status().photos == 3
