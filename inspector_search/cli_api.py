@@ -47,6 +47,8 @@ def add_api_commands(sub: argparse._SubParsersAction, at_least) -> None:  # noqa
                        help=f"largest image accepted, in pixels (default {defaults.max_image_pixels:,})")
     serve.add_argument("--max-jobs", type=at_least(1), default=defaults.max_jobs,
                        help=f"uploads and imports queued or running at once (default {defaults.max_jobs})")
+    serve.add_argument("--max-requests", type=at_least(1), default=defaults.max_requests,
+                       help=f"requests in progress at once; more get 503 (default {defaults.max_requests})")
     serve.add_argument("--inference-slots", type=at_least(1), default=None,
                        help="searches running the model at once; more wait their turn (default: CPU count)")
 
@@ -90,7 +92,7 @@ def settings_from(args: argparse.Namespace) -> ServerSettings:
     return ServerSettings(
         import_folders=tuple(p.absolute() for p in args.import_folders), cors_origins=tuple(args.cors_origins),
         max_request_bytes=args.max_request_mb * 2**20, max_image_pixels=args.max_pixels, max_jobs=args.max_jobs,
-        inference_slots=args.inference_slots or os.cpu_count() or 1)
+        max_requests=args.max_requests, inference_slots=args.inference_slots or os.cpu_count() or 1)
 
 
 def cmd_serve(_archive: None, args: argparse.Namespace) -> int:

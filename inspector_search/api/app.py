@@ -31,7 +31,7 @@ from ..core.errors import (
     MetadataError,
     QueryError,
 )
-from .limits import ApiError, BodySizeLimit
+from .limits import ApiError, BodySizeLimit, RequestLimit
 from .settings import ServerSettings
 from .tokens import TokenRecord, TokenStore
 
@@ -157,6 +157,7 @@ def create_app(archive: Archive | None = None, settings: ServerSettings | None =
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+    app.add_middleware(RequestLimit, limit=settings.max_requests)  # outermost: refuses before anything is read
 
     return app
 

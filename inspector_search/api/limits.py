@@ -75,6 +75,30 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
 
 
+class RequestLimit:
+    """ASGI middleware answering 503 (JSON, ``Retry-After``) when ``limit`` requests are already in
+    progress, so that many slow or large uploads cannot pile up memory and temporary files."""
+
+    def __init__(self, app, limit: int) -> None:  # noqa: ANN001 - an ASGI app
+        self.app = app
+        self.limit = limit
+        self.active = 0
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.active >= self.limit:  # one event loop: no lock needed between the test and the increment
+            await _send_error(send, 503, "busy", f"{self.active} requests are in progress, this server's limit; "
+                                                 "try again shortly", retry_after=1)
+            return
+        self.active += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.active -= 1
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -84,13 +108,15 @@ def _too_large(size: int, limit: int, streamed: bool = False) -> str:
     return f"request body of {more}{size:,} bytes exceeds the server's limit of {limit:,} bytes"
 
 
-async def _send_error(send, status: int, code: str, message: str) -> None:  # noqa: ANN001
+async def _send_error(send, status: int, code: str, message: str, retry_after: int | None = None) -> None:  # noqa: ANN001
     import json
 
     body = json.dumps({"error": {"code": code, "message": message}}).encode("utf-8")
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               (b"connection", b"close")]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -16,7 +16,8 @@ class ServerSettings:
     ``import_folders`` are the only folders ``POST /v1/imports`` may read (besides nothing else: the
     server never reads outside the archive and these). ``cors_origins`` empty means no CORS headers,
     so browsers on other origins cannot call the API. ``inference_slots`` bounds how many searches
-    run the model at once; further requests queue instead of thrashing the CPU.
+    run the model at once; further requests queue instead of thrashing the CPU. Beyond ``max_requests``
+    requests in progress at once, more are answered 503 at once.
     """
 
     import_folders: tuple[Path, ...] = ()
@@ -26,4 +27,5 @@ class ServerSettings:
     max_images_per_search: int = 16
     max_top_k: int = 1000
     max_jobs: int = 4
+    max_requests: int = 64
     inference_slots: int = 2

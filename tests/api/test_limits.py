@@ -120,3 +120,24 @@ def test_tls_through_uvicorns_options(plant: tuple[Path, Path], tmp_path: Path) 
         with pytest.raises(httpx.RemoteProtocolError):
             httpx.get(url.replace("https", "http") + "/v1/health")
     assert answer.status_code == 200 and answer.json()["status"] == "ok"
+
+
+def test_requests_beyond_the_concurrent_limit_get_a_json_503(served: Served) -> None:
+    import socket
+    import time
+
+    with live_server(served.archive, ServerSettings(max_requests=1)) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))) as slow:  # an upload that is still coming in
+            slow.sendall(f"POST /v1/search HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {served.read}\r\n"
+                         "Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 100000\r\n\r\n--b\r\n"
+                         .encode())
+            time.sleep(0.5)
+            with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {served.read}"}) as client:
+                busy = client.get("/v1/health")
+        time.sleep(0.5)
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {served.read}"}) as client:
+            after = client.get("/v1/health")
+    assert busy.status_code == 503 and busy.json()["error"]["code"] == "busy"
+    assert busy.headers["retry-after"] == "1"
+    assert after.status_code == 200
