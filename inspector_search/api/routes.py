@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from .. import __version__
 from ..core.errors import ImageError, QueryError
@@ -54,7 +54,10 @@ class Result(BaseModel):
     inspector: str | None
     notes: str | None
     labels: list[Label]
-    match_count: int | None = None
+    inliers: int | None = Field(None, description="keypoints geometric verification matched (photo results)")
+    same_object: bool = Field(description="verified as the same object (for equipment: any of its photos)")
+    is_query: bool | None = Field(None, description="the archive holds this very query photo")
+    match_count: int | None = Field(None, description="with by_equipment: its photos among the matches")
 
 
 class QueryResults(BaseModel):
