@@ -35,6 +35,7 @@ from inspector_search.core.reporting import write_report
 from . import photo_actions
 from .add_dialog import AddPhotosDialog
 from .browser import ArchiveBrowser
+from .check_dialog import CheckDialog
 from .compare import CompareDialog
 from .detail import DetailPane
 from .filters import FilterPanel
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
         self.last_history: HistoryDialog | None = None
         self.last_compare: CompareDialog | None = None
         self.last_viewer: PhotoViewer | None = None
+        self.last_check: CheckDialog | None = None
         self._add_dialog: AddPhotosDialog | None = None
         self.owns_archive = False  # True for a window opened by switching archives
         self._more = 0  # matches fetched beyond the Matches number, by scrolling to the end
@@ -87,6 +89,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Inspector Search — {Path(archive.folder).name}")
         self.setWindowIcon(app_icon())
         self._build_panes()
+        self._name_widgets()
         self._build_actions()
         self._build_menus_and_toolbar()
         self._build_status_bar()
@@ -134,6 +137,15 @@ class MainWindow(QMainWindow):
         self.browser_dock.setWidget(self.browser)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.browser_dock)
 
+    def _name_widgets(self) -> None:
+        """Accessible names for the main widgets (what a screen reader says for them)."""
+        for widget, name in ((self.query_pane, "Query photo"), (self.results.view, "Matching photos"),
+                             (self.results.sort_combo, "Order of the matches"), (self.detail, "Photo details"),
+                             (self.browser.tree, "Sites and equipment"),
+                             (self.browser.filter_edit, "Filter sites and equipment"),
+                             (self.filters, "Search options")):
+            widget.setAccessibleName(name)
+
     def _action(self, text: str, icon_name: str = "", shortcut: Any = None, slot: Any = None) -> QAction:
         action = QAction(icon(icon_name) if icon_name else QIcon(), text, self)
         if shortcut is not None:
@@ -147,6 +159,8 @@ class MainWindow(QMainWindow):
         self.paste_action = self._action("Paste", "paste", QKeySequence.StandardKey.Paste, self.paste)
         self.add_action = self._action("Add photos…", "add", "Ctrl+Shift+A", self.show_add_dialog)
         self.plant_sync = SyncController(self.archive, self)  # File > Sync with plant archive, state in the status bar
+        self.check_action = self._action("Check && repair archive…", "", None, self.show_check)
+        self.check_action.setToolTip("Verify catalog, photo files, index and thumbnails; repair what can be rebuilt")
         self.open_archive_action = self._action("Open archive…", "folder", "Ctrl+Shift+O", self.ask_open_archive)
         self.open_archive_action.setToolTip("Switch to another archive folder (or create one)")
         self.report_action = self._action("Report of this search…", "", "Ctrl+P", self.ask_search_report)
@@ -205,6 +219,8 @@ class MainWindow(QMainWindow):
         photo_menu = self.menuBar().addMenu("&Photo")
         for action in self.photo_actions:
             photo_menu.addAction(action)
+        tools_menu = self.menuBar().addMenu("&Tools")
+        tools_menu.addAction(self.check_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("About Inspector Search", self.show_about)
         toolbar = QToolBar("Main")
@@ -762,6 +778,14 @@ class MainWindow(QMainWindow):
         self.refresh_status()
         if self.query_pane.source is not None:
             self.run_search()
+
+    def show_check(self) -> CheckDialog:
+        """The check report of this archive (on a worker), with Repair."""
+        dialog = CheckDialog(self.archive, self._runner, self)
+        dialog.checked.connect(lambda _report: self.refresh_status())
+        dialog.show()
+        self._remember_dialog("last_check", dialog)
+        return dialog
 
     def show_skipped(self) -> None:
         self._runner.submit(lambda _p: self.archive.skipped(), self._show_skipped, self._status_failed)
