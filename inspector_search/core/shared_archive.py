@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
+from . import imaging
 from .archive import CATALOG_FILE, Archive
 from .atomic import atomic_write_bytes
 from .catalog import Catalog
@@ -130,8 +131,25 @@ class SharedArchive:
         maybe_refit(self.store, self.policy, force=True, progress=progress)
 
     # -- searching --------------------------------------------------------------------------------------
-    embed_query = Archive.embed_query
-    _embed_region = Archive._embed_region
+    _embed_region = Archive._embed_region  # a region at the scale its details have in whole photos
+
+    def embed_query(self, request: SearchRequest) -> np.ndarray:
+        """The raw feature vectors of a query photo (one, or four with ``rotations``), as the local archive
+        embeds them (a ``crop`` region at the scale it has in the whole photo)."""
+        if request.image is None:
+            raise QueryError("no query photo given (a shared archive searches by photo)")
+        spec = self.extractor.spec
+        min_side = min(spec.input_size)
+        if request.crop is not None:
+            x0, y0, x1, y1 = request.crop
+            min_side = int(min_side / max(min(x1 - x0, y1 - y0), 0.05))
+        source = io.BytesIO(request.image) if isinstance(request.image, bytes) else Path(request.image)
+        image = imaging.open_image(source, min_side=min_side)[0]
+        turns = range(4) if request.rotations else range(1)
+        if request.crop is not None:
+            region = imaging.crop_relative(image, request.crop)
+            return np.stack([self._embed_region(imaging.rotate(region, t), request.crop, t % 2 == 1) for t in turns])
+        return self.extractor.embed(np.stack([imaging.preprocess(imaging.rotate(image, t), spec) for t in turns]))
     group_by_equipment = staticmethod(Archive.group_by_equipment)
 
     def search(self, request: SearchRequest) -> list[SearchHit]:
@@ -281,8 +299,6 @@ class SharedArchive:
         target = self.folder / THUMBNAIL_DIR / str(size) / content_hash[:2] / f"{content_hash}.jpg"
         if thumbnail_is_intact(target):
             return target
-        from . import imaging
-
         image = imaging.thumbnail(small if size <= 256 else display, size)
         buffer = io.BytesIO()
         image.save(buffer, "JPEG", quality=85)
