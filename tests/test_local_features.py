@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +131,14 @@ def test_search_puts_the_same_scene_first_and_says_so(archive: Archive, photos: 
         assert hits[0].same_object and hits[0].inliers >= SAME_OBJECT_INLIERS and not hits[0].is_query
         assert not any(h.same_object for h in hits[1:])  # the other insulators are look-alikes only
         assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
+
+
+def test_verification_can_be_left_out(archive: Archive, photos: list[Path]) -> None:
+    request = SearchRequest(image=reshot(photos[1]), top_k=10)
+    verified = archive.search(request)
+    plain = archive.search(replace(request, verification=False))
+    assert verified[0].same_object and not any(h.inliers or h.same_object for h in plain)
+    assert {h.photo.image_id: h.score for h in plain}.get(verified[0].photo.image_id) == verified[0].score
 
 
 def test_a_query_without_keypoints_keeps_the_global_ranking(archive: Archive) -> None:

@@ -315,7 +315,7 @@ class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
             if expansion and plain:
                 order = [i for i in self._expanded(query.features, vectors, plain, expansion, pool + 1, allowed)
                          if i != own][:pool]
-        inliers = self._inliers(query.keypoints, order[:CANDIDATES])
+        inliers = self._inliers(query.keypoints, order[:CANDIDATES]) if request.verification else {}
         order = ([] if own is None else [own]) + verified_order(order, inliers)
         scores = self._full_scores(query.features, order)
         ranked = [_Ranked(i, scores[i], inliers.get(i, 0), i == own) for i in order if i in scores]

@@ -43,6 +43,7 @@ class SearchRequest:
     (the score is then that relevance, 0 to 1). ``like`` and ``unlike`` are ids of results marked
     "more like this" / "less like this": the query moves towards and away from them
     (``core.feedback``); with ``image`` ``None`` and some ``like``, the liked photos are the query.
+    ``verification`` False leaves out geometric verification (the global ranking alone; benchmarks).
     """
 
     image: Path | bytes | None
@@ -55,6 +56,7 @@ class SearchRequest:
     text: str | None = None
     like: tuple[int, ...] = ()
     unlike: tuple[int, ...] = ()
+    verification: bool = True
 
 
 @dataclass(frozen=True)
