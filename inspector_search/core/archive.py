@@ -31,6 +31,7 @@ from .archive_labels import LabelsMixin, SuggestionsMixin
 from .atomic import atomic_write_bytes, leftover_temporary_files
 from .catalog import Catalog
 from .checking import ArchiveParts, check_archive, thumbnail_is_intact
+from .duplicate_review import DECISIONS_FILE, KEPT, DuplicateDecisions
 from .duplicates import DEFAULT_THRESHOLD, IDENTITY_THRESHOLD, duplicate_groups
 from .errors import Cancelled, CatalogError, InspectorSearchError, NotAnArchiveError, QueryError
 from .exporting import export_table
@@ -63,6 +64,7 @@ from .records import (
     PhotoRecord,
     PointMatches,
     PreviewRow,
+    ReviewGroup,
     SearchFilter,
     SearchHit,
     SearchRequest,
@@ -595,6 +597,33 @@ class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
     def report_history(self, tag: str, remark: str = "") -> HistoryReport:
         """Gather the report of an equipment's history (inspections newest first, with photos and notes)."""
         return history_report(self.history(tag), self._picture, remark, str(self.folder))
+
+    # -- duplicate review ------------------------------------------------------------------------------
+    def _hashes(self, ids: Sequence[int]) -> dict[int, str]:
+        marks = ",".join("?" * len(ids))
+        return dict(self.catalog.conn.execute(f"SELECT id, content_hash FROM images WHERE id IN ({marks})",
+                                              list(ids)).fetchall()) if ids else {}
+
+    def duplicate_review(self, threshold: float | None = None) -> list[ReviewGroup]:
+        """The duplicate groups with the decisions remembered for them (see
+        :mod:`~inspector_search.core.duplicate_review`): undecided groups first."""
+        groups = self.duplicates(threshold)
+        decisions = DuplicateDecisions(self.folder / DECISIONS_FILE)
+        reviewed = []
+        for group in groups:
+            hashes = self._hashes([p.image_id for p in group.photos])
+            found = decisions.decision_for(hashes.values())
+            keep = next((i for i, h in hashes.items() if found is not None and h == found.keep), None)
+            reviewed.append(ReviewGroup(group, found.decision if found else None, keep))
+        return sorted(reviewed, key=lambda r: r.decision is not None)
+
+    def decide_duplicates(self, group: DuplicateGroup, decision: str, keep_id: int | None = None) -> ReviewGroup:
+        """Remember that ``group`` is resolved: "kept" (photo ``keep_id`` is the one to keep) or "dismissed"."""
+        hashes = self._hashes([p.image_id for p in group.photos])
+        with self._write_guard:
+            DuplicateDecisions(self.folder / DECISIONS_FILE).record(
+                hashes.values(), decision, hashes.get(keep_id) if keep_id is not None else None)
+        return ReviewGroup(group, decision, keep_id if decision == KEPT else None)
 
     @staticmethod
     def export(items: Sequence[PhotoRecord | SearchHit], fmt: str) -> str:

@@ -366,3 +366,13 @@ class FilterChoices:
     inspectors: tuple[str, ...]
     first_day: date | None
     last_day: date | None
+
+
+@dataclass(frozen=True)
+class ReviewGroup:
+    """A duplicate group with the reviewer's decision: ``None`` (undecided), "kept" (``keep_id`` is the
+    photo kept, the others are its copies) or "dismissed" (not duplicates)."""
+
+    group: DuplicateGroup
+    decision: str | None = None
+    keep_id: int | None = None

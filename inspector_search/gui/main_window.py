@@ -38,6 +38,7 @@ from .browser import ArchiveBrowser
 from .check_dialog import CheckDialog
 from .compare import CompareDialog
 from .detail import DetailPane
+from .duplicates_dialog import DuplicatesDialog
 from .filters import FilterPanel
 from .history import HistoryDialog
 from .icons import app_icon, icon
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
         self.last_compare: CompareDialog | None = None
         self.last_viewer: PhotoViewer | None = None
         self.last_check: CheckDialog | None = None
+        self.last_duplicates: DuplicatesDialog | None = None
         self._add_dialog: AddPhotosDialog | None = None
         self.owns_archive = False  # True for a window opened by switching archives
         self._more = 0  # matches fetched beyond the Matches number, by scrolling to the end
@@ -159,6 +161,8 @@ class MainWindow(QMainWindow):
         self.paste_action = self._action("Paste", "paste", QKeySequence.StandardKey.Paste, self.paste)
         self.add_action = self._action("Add photos…", "add", "Ctrl+Shift+A", self.show_add_dialog)
         self.plant_sync = SyncController(self.archive, self)  # File > Sync with plant archive, state in the status bar
+        self.duplicates_action = self._action("Review duplicates…", "compare", None, self.show_duplicates)
+        self.duplicates_action.setToolTip("Groups of near-identical photos: keep one or dismiss; decisions are kept")
         self.check_action = self._action("Check && repair archive…", "", None, self.show_check)
         self.check_action.setToolTip("Verify catalog, photo files, index and thumbnails; repair what can be rebuilt")
         self.open_archive_action = self._action("Open archive…", "folder", "Ctrl+Shift+O", self.ask_open_archive)
@@ -221,6 +225,7 @@ class MainWindow(QMainWindow):
             photo_menu.addAction(action)
         tools_menu = self.menuBar().addMenu("&Tools")
         tools_menu.addAction(self.check_action)
+        tools_menu.addAction(self.duplicates_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("About Inspector Search", self.show_about)
         toolbar = QToolBar("Main")
@@ -778,6 +783,12 @@ class MainWindow(QMainWindow):
         self.refresh_status()
         if self.query_pane.source is not None:
             self.run_search()
+
+    def show_duplicates(self) -> DuplicatesDialog:
+        dialog = DuplicatesDialog(self.archive, self.thumbnails, self._runner, self)
+        dialog.show()
+        self._remember_dialog("last_duplicates", dialog)
+        return dialog
 
     def show_check(self) -> CheckDialog:
         """The check report of this archive (on a worker), with Repair."""
