@@ -102,6 +102,8 @@ def _add_daily_commands(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--unlike", action="append", type=int, default=[], metavar="ID",
                         help="less like this archive photo: refines the query away from it (repeatable)")
     search.add_argument("--top-k", "-k", type=_at_least(1), default=10, help="results per query (default 10)")
+    search.add_argument("--no-verify", dest="verify", action="store_false",
+                        help="skip geometric verification (faster; no same_object)")
     search.add_argument("--site", help="only photos of this site")
     search.add_argument("--equipment", metavar="TAG", help="only photos of this equipment")
     search.add_argument("--type", dest="equipment_type", help="only photos of this equipment type")
@@ -303,7 +305,7 @@ def cmd_search(archive: Archive, args: argparse.Namespace) -> int:
         request = SearchRequest(image=image.absolute() if image else None, top_k=args.top_k, filter=flt,
                                 min_score=args.min_score, crop=args.crop, rotations=args.rotations,
                                 expansion=args.expansion, text=args.text, like=tuple(args.like),
-                                unlike=tuple(args.unlike))
+                                unlike=tuple(args.unlike), verification=args.verify)
         query = _shown(image.absolute()) if image else None
         try:
             if args.by_equipment:

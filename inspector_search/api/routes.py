@@ -118,6 +118,8 @@ def search(
     rotations: Annotated[bool, Form(description="also match the query turned by 90/180/270 degrees")] = False,
     crop: Annotated[str | None, Form(description="search with this region: x0,y0,x1,y1 as fractions")] = None,
     expansion: Annotated[int | None, Form(ge=0, description="query expansion neighbours (0 = off)")] = None,
+    verify: Annotated[bool, Form(description="re-rank by geometric verification (false: faster, no "
+                                             "same_object)")] = True,
 ) -> JSONResponse:
     """Ranked matches for each uploaded image, the same objects as ``search --json``; filters apply
     during the search."""
@@ -144,7 +146,8 @@ def search(
             data = upload.file.read()
             check_image(data, name, limits.max_image_pixels)
         request = SearchRequest(image=data, top_k=top_k, filter=flt, min_score=min_score, crop=box,
-                                rotations=rotations, expansion=expansion, text=text, like=like, unlike=unlike)
+                                rotations=rotations, expansion=expansion, text=text, like=like, unlike=unlike,
+                                verification=verify)
         try:
             with api.inference:
                 hits = archive.search_by_equipment(request) if by_equipment else archive.search(request)

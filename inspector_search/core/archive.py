@@ -299,7 +299,7 @@ class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
         if allowed is not None and len(allowed) == 0:
             return []
         if request.image is not None:
-            query = self._query_photo(request)
+            query = self._query_photo(request, keypoints=request.verification)  # without: no ORB either
         else:  # the liked photos are the query: no photo of its own, no keypoints
             query = _QueryPhoto(self._marked_features(request.like), None, None, whole_photo=False)
         expansion = DEFAULT_NEIGHBOURS if request.expansion is None else max(request.expansion, 0)

@@ -182,3 +182,20 @@ def test_an_unexpected_failure_is_a_json_500_without_a_trace(served: Served, mon
     assert answer.status_code == 500
     assert answer.json()["error"]["code"] == "internal_error"
     assert "secret" not in answer.text and "Traceback" not in answer.text
+
+
+def test_without_geometric_verification_equals_cli_no_verify(served: Served, plant: tuple[Path, Path],
+                                                             tmp_path: Path) -> None:
+    original = photos_of(plant)[9]
+    image = Image.open(original)
+    w, h = image.size
+    query = tmp_path / "reshot.jpg"  # the same spot photographed again: a shifted crop, re-encoded
+    image.crop((w // 8, h // 10, w - w // 12, h - h // 8)).resize((w, h)).save(query, quality=85)
+    with served.client() as client:
+        verified = client.post("/v1/search", files=upload(query), data={"top_k": "5"}).json()["queries"][0]
+        plain = client.post("/v1/search", files=upload(query), data={"top_k": "5", "verify": "false"}).json()
+    results = plain["queries"][0]["results"]
+    assert results == cli_search(plant[0], str(query), "-k", "5", "--no-verify")[0]["results"]
+    assert all(r["inliers"] == 0 and not r["same_object"] for r in results)
+    found = next(r for r in verified["results"] if r["path"] == str(original))
+    assert found["inliers"] > 0, verified  # with verification the re-shot spot's keypoints match
