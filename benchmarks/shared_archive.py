@@ -249,9 +249,9 @@ def sync_pull(server: TrialServer, count: int, work: Path) -> dict:
             "thumbnail_kb": round(len(thumb) / 1e3, 1), "display_kb": round(len(display) / 1e3, 1)}
 
 
-def sync_push(server: TrialServer, work: Path, per_class: int) -> dict | None:
+def sync_push(server: TrialServer, work: Path, per_class: int, datasets: Path) -> dict | None:
     """A laptop pushes real photos (neu_det) it added: display copies are made from the originals."""
-    neu = ROOT.parent / "shared" / "datasets" / "neu_det"
+    neu = datasets / "neu_det"
     if not neu.is_dir():
         return None
     from inspector_search.core.archive import Archive, link_archive, sync_archive
@@ -283,6 +283,8 @@ def main() -> int:
     parser.add_argument("--push-per-class", type=int, default=50, help="neu_det photos per class pushed (0: skip)")
     parser.add_argument("--shared-buffers", default="1GB", help="the server's shared_buffers (default 1GB)")
     parser.add_argument("--maintenance-work-mem", default="2GB", help="memory for the HNSW index build")
+    parser.add_argument("--datasets", type=Path, default=ROOT.parent / "shared" / "datasets",
+                        help="where neu_det is (for the push benchmark)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
 
@@ -333,7 +335,7 @@ def main() -> int:
             results["sync_pull"] = sync_pull(server, args.sync_n, work)
             print("sync pull:", results["sync_pull"], flush=True)
         if args.push_per_class:
-            results["sync_push"] = sync_push(server, work, args.push_per_class)
+            results["sync_push"] = sync_push(server, work, args.push_per_class, args.datasets)
             print("sync push:", results["sync_push"], flush=True)
     finally:
         server.stop()

@@ -310,8 +310,9 @@ def _push_batch(archive: Archive, store: PgStore, state: SyncState, report: Sync
             continue
         small = display.copy()
         small.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), reducing_gap=2.0)
+        display_jpeg = jpeg(display)
         photos.append(ServerPhoto(content_hash, size, width, height, fmt, taken_at, str(row[14]), document,
-                                  features[image_id], jpeg(small), jpeg(display)))
+                                  features[image_id], jpeg(small), display_jpeg, keypoints_of(display_jpeg)))
     if not photos:
         return
     recorded = []
@@ -336,7 +337,8 @@ def _push_batch(archive: Archive, store: PgStore, state: SyncState, report: Sync
                     vector = projection.transform(photo.features[None])[0]
                     conn.execute("INSERT INTO vectors (photo_id, projection_id, embedding) VALUES (%s, %s, %s)",
                                  (server_id, projection_id, vector))
-                sent = photo.features.size * FEATURE_BYTES + len(photo.thumbnail) + len(photo.display)
+                sent = (photo.features.size * FEATURE_BYTES + len(photo.thumbnail) + len(photo.display)
+                        + len(photo.keypoints or b""))
                 recorded.append((photo.content_hash, "pushed", server_id, 1, doc_hash, sent))
                 report.pushed += 1
                 report.bytes_pushed += sent
@@ -355,8 +357,8 @@ def _insert_photo(conn, photo: ServerPhoto, model_id: str) -> int:
          *_document_values(doc), photo.source_path)).fetchone()[0]
     conn.execute("INSERT INTO features (photo_id, model_id, features) VALUES (%s, %s, %s)",
                  (server_id, model_id, HalfVector(photo.features)))
-    conn.execute("INSERT INTO media (photo_id, thumbnail, display) VALUES (%s, %s, %s)",
-                 (server_id, photo.thumbnail, photo.display))
+    conn.execute("INSERT INTO media (photo_id, thumbnail, display, keypoints) VALUES (%s, %s, %s, %s)",
+                 (server_id, photo.thumbnail, photo.display, photo.keypoints))
     _replace_labels(conn, server_id, doc["labels"])
     return server_id
 
@@ -490,7 +492,8 @@ def apply_pulled(archive: Archive, state: SyncState, report: SyncReport, rows: l
                 stat = path.stat()
                 catalog.put_file(conn, str(path), image_id, stat.st_size, stat.st_mtime_ns)
                 catalog.put_features(conn, [image_id], model_id, row["features"][None])
-                keypoints = keypoints_of(row["display"])  # the stored file is this copy, not the original
+                # the stored file is this copy, not the original: its keypoints (the pusher's, or made here)
+                keypoints = row.get("keypoints") or keypoints_of(row["display"])
                 if keypoints is not None:
                     catalog.put_local_features(conn, image_id, keypoints)
                 report.pulled += 1

@@ -71,6 +71,13 @@ def test_two_laptops_exchange_their_photos_once(plant_server: str, tmp_path: Pat
     assert hit.photo.path.parent.parent.name == SHARED_DIR and hit.photo.path.is_relative_to(a.folder)
     assert hit.score > 0.95 and hit.photo.site == query.parents[2].name and hit.photo.equipment_tag == "P-101"
     assert a.thumbnail(hit.photo.image_id).exists()
+    with psycopg.connect(plant_server) as conn:  # keypoints made once by the pusher, stored with the copy
+        server_keypoints = conn.execute("SELECT m.keypoints FROM media m JOIN photos p ON p.id = m.photo_id "
+                                        "WHERE p.content_hash = (SELECT content_hash FROM photos WHERE added_by = "
+                                        "'bob' ORDER BY id LIMIT 1)").fetchone()[0]
+    pulled_id = a.catalog.conn.execute("SELECT id FROM images WHERE content_hash = (SELECT content_hash FROM "
+                                       "images ORDER BY id DESC LIMIT 1)").fetchone()[0]
+    assert server_keypoints and len(a.catalog.local_features([pulled_id])) == 1
     with psycopg.connect(plant_server) as conn:
         added_by = dict(conn.execute("SELECT added_by, count(*) FROM photos GROUP BY added_by").fetchall())
     assert added_by == {"alice": 12, "bob": 12}
@@ -88,7 +95,8 @@ def test_pull_limits_by_site_and_size_budget(plant_server: str, tmp_path: Path) 
     assert north.pulled == 8 and {p.site for p in reader.listing()} == {"North"}
     with psycopg.connect(plant_server) as conn:  # room for exactly the first three South photos, in pull order
         sizes = [r[0] for r in conn.execute(
-            "SELECT octet_length(m.thumbnail) + octet_length(m.display) + 2 * 1280 FROM photos p JOIN media m "
+            "SELECT octet_length(m.thumbnail) + octet_length(m.display) + COALESCE(octet_length(m.keypoints), 0) "
+            "+ 2 * 1280 FROM photos p JOIN media m "
             "ON m.photo_id = p.id WHERE p.site = 'South' ORDER BY p.changed_xid, p.id")]
     budget = north.bytes_pulled + sum(sizes[:3]) + 1
     wider = sync_archive(reader, budget_bytes=budget)

@@ -22,7 +22,7 @@ _ROWS = (
     "SELECT p.id, p.content_hash, p.byte_size, p.width, p.height, p.format, p.taken_at, p.site, p.equipment_tag, "
     "p.equipment_name, p.equipment_type, p.area, p.inspected_on, p.inspector, p.notes, p.inspection_notes, p.extra, "
     "p.metadata_version, p.deleted, p.changed_xid::text::bigint, "
-    "COALESCE(octet_length(m.thumbnail) + octet_length(m.display), 0) "
+    "COALESCE(octet_length(m.thumbnail) + octet_length(m.display) + COALESCE(octet_length(m.keypoints), 0), 0) "
     "FROM photos p LEFT JOIN media m ON m.photo_id = p.id "
     "WHERE (p.changed_xid, p.id) > (%(xid)s::text::xid8, %(id)s) AND p.changed_xid < %(horizon)s::text::xid8 "
     "AND (%(sites)s::text[] IS NULL OR p.site = ANY(%(sites)s::text[])) "
@@ -100,10 +100,11 @@ def _fetch(store: PgStore, items: list[dict[str, Any]], server_document) -> None
     media = {}
     if new:
         with conn.cursor(binary=True) as cursor:  # bytea as sent, not hex text twice its size
-            media = {r[0]: (bytes(r[1]), bytes(r[2])) for r in cursor.execute(
-                "SELECT photo_id, thumbnail, display FROM media WHERE photo_id = ANY(%s)", (new,))}
+            media = {r[0]: (bytes(r[1]), bytes(r[2]), bytes(r[3]) if r[3] is not None else None)
+                     for r in cursor.execute("SELECT photo_id, thumbnail, display, keypoints FROM media "
+                                             "WHERE photo_id = ANY(%s)", (new,))}
     for item in items:
         item["document"] = server_document(item.pop("row"), labels.get(item["id"], []))
         if item.get("new") and item["id"] in features and item["id"] in media:
             item["features"] = features[item["id"]]
-            item["thumbnail"], item["display"] = media[item["id"]]
+            item["thumbnail"], item["display"], item["keypoints"] = media[item["id"]]

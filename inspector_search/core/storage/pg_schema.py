@@ -129,6 +129,8 @@ MIGRATIONS: list[Migration] = [
               (_V1, *(_OWNED_CHILD.replace("{table}", t) for t in ("features", "media", "labels")), _GRANTS_V1)),
     Migration("v2: labels carry their kind (defect, severity, equipment_type, tag) as the local catalog's do",
               (_V2,)),
+    Migration("v3: media keep the keypoints of their display copy (computed once by the pusher, not per laptop)",
+              ("ALTER TABLE media ADD COLUMN keypoints bytea;",)),
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -54,6 +54,7 @@ class ServerPhoto:
     features: np.ndarray
     thumbnail: bytes
     display: bytes
+    keypoints: bytes | None = None  # of the display copy: what a laptop that pulls it stores
 
 
 def document_hash(document: dict[str, Any]) -> str:
