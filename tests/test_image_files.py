@@ -1,4 +1,4 @@
-"""Tests of core.imaging.iter_image_files: which files an add finds under folders (real files in tmp_path)."""
+"""Tests of core.image_files.iter_image_files: which files an add finds under folders (real files in tmp_path)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from inspector_search.core.imaging import iter_image_files
+from inspector_search.core.image_files import iter_image_files
 
 
 def touch_image(path: Path) -> Path:

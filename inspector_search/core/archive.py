@@ -38,6 +38,7 @@ from .exporting import export_table
 from .extractor import FeatureExtractor, default_model_manifest, l2_normalise
 from .feedback import MAX_MARKED, rocchio
 from .filter_choices import read_filter_choices
+from .image_files import iter_image_files
 from .ingest import add_photos, read_source
 from .labels import labels_of
 from .local_feature_fill import fill_local_features
@@ -773,7 +774,7 @@ def preview_import(paths: Sequence[Path | str], metadata: Path | None = None, la
     source = read_source([Path(p) for p in paths], metadata, layout)
     rows: list[PreviewRow] = []
     count = matched = 0
-    for path in imaging.iter_image_files(source.roots):
+    for path in iter_image_files(source.roots):
         count += 1
         meta = source.metadata_for(path)
         matched += meta is not None

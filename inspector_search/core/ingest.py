@@ -27,7 +27,8 @@ from .catalog import Catalog, now_iso
 from .errors import Cancelled, ImageError, InspectorSearchError
 from .extractor import FeatureExtractor
 from .folder_layout import Layout
-from .imaging import ImageInfo, iter_image_files, open_image, preprocess
+from .image_files import iter_image_files
+from .imaging import ImageInfo, open_image, preprocess
 from .labels import add_imported_tags, split_tags
 from .local_features import extract as extract_local_features
 from .metadata import MetadataTable, PhotoMetadata, read_metadata_csv, tags_cell

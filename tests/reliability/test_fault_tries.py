@@ -11,13 +11,16 @@ import sqlite3
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from inspector_search.core import decode_budget
 from inspector_search.core.archive import Archive
+from inspector_search.core.decode_budget import DecodeBudget, decoded_bytes
 
 from .harness import PROJECT_ROOT, copy_archive, digests, neu_files, permissions_apply, run_cli
 
@@ -275,3 +278,48 @@ def test_after_a_lost_log_a_changed_csv_is_named_instead_of_applied(wal_archive:
         table.write_bytes(original)
     assert any(f"came from {table}" in note and "has changed since" in note for note in report["notes"])
     assert set(metadata_by_name(archive).values()) == {(None, None, None)}
+
+
+def test_the_decode_budget_makes_a_big_decode_wait_and_lets_an_oversized_one_run_alone() -> None:
+    budget = DecodeBudget(100)
+    order: list[str] = []
+    small_in = threading.Event()
+    release_small = threading.Event()
+
+    def small() -> None:
+        with budget.hold(60):
+            order.append("small in")
+            small_in.set()
+            release_small.wait(10)
+            order.append("small out")
+
+    def big() -> None:
+        small_in.wait(10)
+        with budget.hold(500):  # more than the whole budget: waits for the others, then runs alone
+            order.append("big in")
+
+    threads = [threading.Thread(target=small), threading.Thread(target=big)]
+    for thread in threads:
+        thread.start()
+    small_in.wait(10)
+    threading.Event().wait(0.2)  # give the big decode the chance to (wrongly) start
+    assert order == ["small in"]
+    release_small.set()
+    for thread in threads:
+        thread.join(10)
+    assert order == ["small in", "small out", "big in"]
+    assert budget.peak_holders == 1 and budget.peak_bytes == 100
+
+
+def test_an_add_with_four_threads_decodes_big_photos_within_the_budget(tmp_path: Path, monkeypatch) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(1)
+    for n in range(4):
+        Image.fromarray(rng.integers(0, 255, (1500, 2000, 3), dtype=np.uint8)).save(photos / f"big_{n}.png")
+    one = decoded_bytes(2000, 1500, "RGB")
+    budget = DecodeBudget(one + one // 2)  # room for one of them at a time, not two
+    monkeypatch.setattr(decode_budget, "DECODE_BUDGET", budget)
+    with Archive.open(tmp_path / "archive") as archive:
+        report = archive.add([photos], workers=4)
+    assert report.added == 4 and budget.peak_holders == 1 and budget.peak_bytes == one
