@@ -2,16 +2,19 @@
 verify that nothing was lost or duplicated.
 
 For each seed: a fresh archive and a folder of real NEU-DET photos (one exact duplicate pair
-included); then ``--kills`` times, a ``python -m inspector_search add`` (sometimes a ``reindex``)
-is started as a subprocess and killed at a seeded random point: after a random delay (start-up,
-scanning, embedding...), once a random number of photos are committed (the catalog is polled
-through a read-only SQLite connection), or right after the last photo is committed (while PCA and
+included, plus two files whose names are not UTF-8, which must be skipped with their reason without
+blocking any other photo), and a metadata CSV for them, given to every run (the duplicate pair gets two
+different rows: the lower line must win); then ``--kills`` times, a ``python -m inspector_search add``
+(sometimes a ``reindex``) is started as a subprocess and killed at a seeded random point: after a random
+delay (start-up, scanning, embedding...), once a random number of photos are committed (the catalog is
+polled through a read-only SQLite connection), or right after the last photo is committed (while PCA and
 index are saved), or, once every photo is in, with the keypoint records dropped (an archive made
 before them) so that the kill lands in ``add``'s fill pass. A last ``add`` runs to completion and
 the archive is verified (:func:`verify`): every photo in the catalog exactly once, file rows equal
 to the files on disk, each file's content hash as recorded, features and keypoints for every live
 photo, the index on disk holding exactly the live photos and built with the projection on disk,
-``check`` clean, and each sampled photo found first by a search for itself.
+``check`` clean, each sampled photo found first by a search for itself, every photo with the
+metadata of its CSV row, and a re-run of the same add (CSV included) that changes nothing.
 
 The reliability tests run three seeds of :func:`run_seed` (tests/reliability/test_killed.py); this
 script runs many. From the project root (POSIX only: it sends SIGKILL)::
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import shutil
 import signal
@@ -84,6 +88,41 @@ def make_photo_folder(target: Path, count: int, dataset: Path = NEU_DET) -> Path
     return target
 
 
+ODD_NAMES = (b"caf\xe9.jpg", b"r\xf6hre-\xfc.jpg")
+"""File names a Latin-1 machine writes: not UTF-8 (POSIX file names are bytes)."""
+
+
+def add_odd_names(photos: Path) -> list[bytes]:
+    """Copy two photos under names that are not UTF-8 into ``photos/odd/``; their byte paths."""
+    folder = photos / "odd"
+    folder.mkdir(exist_ok=True)
+    sources = sorted(photos.rglob("*.jpg"))[:len(ODD_NAMES)]
+    made = []
+    for source, name in zip(sources, ODD_NAMES, strict=True):
+        target = os.path.join(os.fsencode(folder), name)
+        shutil.copy2(source, target)
+        made.append(target)
+    return made
+
+
+def storable_files(photos: Path) -> list[Path]:
+    """The photo files an add must take in: all but the names that are not UTF-8."""
+    return [p for p in sorted(photos.rglob("*.jpg")) if str(p).encode("utf-8", "surrogateescape") ==
+            str(p).encode("utf-8", "replace")]
+
+
+def write_metadata_csv(photos: Path, target: Path) -> dict[str, tuple[int, str]]:
+    """A CSV with one row per storable photo file (sorted); path -> (its line, its equipment tag)."""
+    rows = {}
+    lines = ["path,equipment_tag,site,inspected_on,inspector,notes"]
+    for n, path in enumerate(storable_files(photos)):
+        tag = f"E-{n % 9}"
+        lines.append(f"{path},{tag},Site {n % 3},2024-0{1 + n % 9}-1{n % 10},Inspector {n % 4},row {n}")
+        rows[str(path)] = (len(lines), tag)
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return rows
+
+
 def cli(archive: Path, *args: str) -> list[str]:
     """The command line of the real CLI as a subprocess."""
     return [sys.executable, "-m", "inspector_search", "--archive", str(archive), *args]
@@ -123,7 +162,7 @@ def _kill_when(proc: subprocess.Popen, archive: Path, mode: str, target: int, de
     return time.perf_counter() - started, landed
 
 
-def killed_run(archive: Path, photos: Path, rng: random.Random, total_files: int) -> Kill:
+def killed_run(archive: Path, photos: Path, rng: random.Random, total_files: int, metadata: Path) -> Kill:
     """Start one ``add`` (or ``reindex``) and SIGKILL it at a random point chosen by ``rng``."""
     already = committed_files(archive)
     mode = rng.choice(KILL_MODES if already < total_files else ("delay", "reindex", "keypoints"))
@@ -132,7 +171,7 @@ def killed_run(archive: Path, photos: Path, rng: random.Random, total_files: int
     if mode == "keypoints":  # the archive as a version before keypoints left it: the add's fill pass is killed
         _forget_keypoints(archive)
     command = "reindex" if mode == "reindex" else "add"
-    args = ("reindex",) if command == "reindex" else ("add", str(photos), "--json")
+    args = ("reindex",) if command == "reindex" else ("add", str(photos), "--metadata", str(metadata), "--json")
     target = total_files if mode == "saving" else rng.randint(already + 1, max(already + 1, total_files))
     # about the length of the run: start-up (~1-2 s) plus ~0.05 s per photo still to embed
     delay = rng.uniform(0.2, 1.5 + 0.06 * (total_files - already)) if mode == "delay" else rng.uniform(0.5, 4.0)
@@ -158,25 +197,61 @@ def run_seed(seed: int, workdir: Path, photo_count: int = 100, kills: int = 3) -
     started = time.perf_counter()
     rng = random.Random(seed)
     photos = make_photo_folder(workdir / f"photos-{seed}", photo_count)
+    odd = add_odd_names(photos)
+    metadata = workdir / f"export-{seed}.csv"
+    rows = write_metadata_csv(photos, metadata)
     archive = workdir / f"archive-{seed}"
     result = SeedResult(seed, photo_count)
     for _ in range(kills):
-        result.kills.append(killed_run(archive, photos, rng, photo_count))
-    final = subprocess.run(cli(archive, "add", str(photos), "--json"), capture_output=True, text=True,
-                           timeout=RUN_TIMEOUT)
+        result.kills.append(killed_run(archive, photos, rng, photo_count, metadata))
+    completing = cli(archive, "add", str(photos), "--metadata", str(metadata), "--json")
+    final = subprocess.run(completing, capture_output=True, text=True, timeout=RUN_TIMEOUT)
     if final.returncode != 0:
         result.violations.append(f"the completing add failed (exit {final.returncode}): {final.stderr.strip()}")
         return result
     result.final_report = json.loads(final.stdout)
     result.leftover_temp_files = sum(1 for p in archive.iterdir() if p.name.endswith(".tmp"))
     result.violations += verify(archive, photos)
+    result.violations += _name_violations(result.final_report, odd)
+    result.violations += _metadata_violations(archive, rows)
+    rerun = subprocess.run(completing, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    again = json.loads(rerun.stdout) if rerun.returncode == 0 else {}
+    if (again.get("added"), again.get("updated_metadata")) != (0, 0):
+        result.violations.append(f"a re-run of the same add changed something: {again or rerun.stderr.strip()}")
     result.seconds = round(time.perf_counter() - started, 1)
     return result
 
 
+def _name_violations(report: dict, odd: list[bytes]) -> list[str]:
+    """Each file whose name is not UTF-8 is skipped with its reason."""
+    skipped = {s["path"]: s["reason"] for s in report["skipped"]}
+    shown = {p.decode("utf-8", "backslashreplace") for p in odd}
+    if set(skipped) != shown or not all(r.startswith("file name is not valid UTF-8") for r in skipped.values()):
+        return [f"files whose names are not UTF-8 were not skipped with their reason: {skipped}"]
+    return []
+
+
+def _metadata_violations(archive: Path, rows: dict[str, tuple[int, str]]) -> list[str]:
+    """Every photo carries the equipment of its CSV row; byte-identical files, that of the lowest line."""
+    conn = sqlite3.connect(f"{(archive / 'catalog.sqlite').absolute().as_uri()}?mode=ro", uri=True)
+    try:
+        found = dict(conn.execute("SELECT f.path, e.tag FROM files f JOIN images i ON i.id = f.image_id "
+                                  "LEFT JOIN equipment e ON e.id = i.equipment_id WHERE f.deleted = 0"))
+        photo_of = dict(conn.execute("SELECT path, image_id FROM files WHERE deleted = 0"))
+    finally:
+        conn.close()
+    winner: dict[int, tuple[int, str]] = {}
+    for path, (line, tag) in rows.items():
+        image = photo_of.get(path)
+        if image is not None and (image not in winner or line < winner[image][0]):
+            winner[image] = (line, tag)
+    wrong = [Path(p).name for p, image in photo_of.items() if found.get(p) != winner.get(image, (0, None))[1]]
+    return [f"{len(wrong)} photos lack the equipment of their CSV row, e.g. {wrong[:3]}"] if wrong else []
+
+
 def verify(archive: Path, photos: Path) -> list[str]:
     """Every promise about a finished archive that does not hold, as sentences (empty: all is well)."""
-    on_disk = {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in photos.rglob("*.jpg")}
+    on_disk = {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in storable_files(photos)}
     conn = sqlite3.connect(f"{(archive / 'catalog.sqlite').absolute().as_uri()}?mode=ro", uri=True)
     try:
         problems = _catalog_violations(conn, on_disk)
