@@ -74,7 +74,7 @@ class Server:
 
 
 def load(server: Server, token: str, photos: list[bytes], clients: int, requests: int, seconds: float,
-         top_k: int = 10) -> dict:
+         top_k: int = 10, verify: bool = True) -> dict:
     """``requests`` searches spread over ``clients`` threads (or until ``seconds`` pass)."""
     latencies: list[float] = []
     errors: list[str] = []
@@ -91,7 +91,7 @@ def load(server: Server, token: str, photos: list[bytes], clients: int, requests
                     return
                 t0 = time.perf_counter()
                 answer = http.post("/v1/search", files=[("images", ("q.jpg", photos[n % len(photos)], "image/jpeg"))],
-                                   data={"top_k": str(top_k)})
+                                   data={"top_k": str(top_k), "verify": str(verify).lower()})
                 took = time.perf_counter() - t0
                 with lock:
                     if answer.status_code == 200 and answer.json()["queries"][0]["results"]:
@@ -108,7 +108,7 @@ def load(server: Server, token: str, photos: list[bytes], clients: int, requests
     wall = time.perf_counter() - t0
     done = len(latencies) + len(errors)
     ms = np.array(latencies) * 1000
-    return {"clients": clients, "requests": done, "errors": len(errors), "first_errors": errors[:3],
+    return {"clients": clients, "verify": verify, "requests": done, "errors": len(errors), "first_errors": errors[:3],
             "seconds": wall, "per_s": len(latencies) / wall,
             "p50_ms": float(np.percentile(ms, 50)) if len(ms) else None,
             "p95_ms": float(np.percentile(ms, 95)) if len(ms) else None,
@@ -163,6 +163,7 @@ def main() -> int:
     parser.add_argument("--clients", default="1,4,8", help="concurrent clients per level (default 1,4,8)")
     parser.add_argument("--requests", type=int, default=400, help="searches per level (default 400)")
     parser.add_argument("--seconds", type=float, default=60, help="time cap per level (default 60 s)")
+    parser.add_argument("--verify", default="on", help="geometric verification per level: on, off or on,off")
     parser.add_argument("--inference-slots", default="", help="comma list of serve --inference-slots to compare")
     parser.add_argument("--memory-requests", type=int, default=10_000, help="requests of the memory run (0: skip)")
     parser.add_argument("--memory-seconds", type=float, default=600, help="time cap of the memory run")
@@ -186,10 +187,13 @@ def main() -> int:
                     load(server, read, photos, 2, 20, 60)  # warm: model, index, filter columns
                     print(f"server ready at {server.url}, slots {slots or 'default'}, rss {server.rss_mb():.0f} MB",
                           flush=True)
-                    for clients in [int(c) for c in args.clients.split(",")]:
-                        row = load(server, read, photos, clients, args.requests, args.seconds) | {"slots": slots}
+                    levels = [(int(c), v == "on") for v in args.verify.split(",") for c in args.clients.split(",")]
+                    for clients, verify in levels:
+                        row = load(server, read, photos, clients, args.requests, args.seconds, verify=verify)
+                        row["slots"] = slots
                         results["runs"].append(row)
-                        print(f"  {clients} clients: {row['per_s']:5.1f} searches/s  p50 {row['p50_ms']:6.1f} ms  "
+                        print(f"  {clients} clients, verify {'on ' if verify else 'off'}: {row['per_s']:5.1f} "
+                              f"searches/s  p50 {row['p50_ms']:6.1f} ms  "
                               f"p95 {row['p95_ms']:6.1f} ms  errors {row['errors']}  server CPU "
                               f"{row['server_cpu_ms']:.1f} ms/request  client CPU {row['client_cpu_ms']:.1f} ms"
                               f"  ({row['requests']} requests)", flush=True)
