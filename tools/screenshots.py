@@ -77,6 +77,11 @@ def build_photos(datasets: Path, target: Path) -> tuple[Path, Path, list[Path]]:
         tag = INSULATOR_TAGS[n % len(INSULATOR_TAGS)]
         info = (tag, f"Line 7 tower {tag[-1]} insulator string", "Insulator", "Line 7", "Glaze intact; no flashover.")
         rows.append(_place(src, target / "Line 7" / tag, n // len(INSULATOR_TAGS), info))
+    for n, (src, quality, scale) in enumerate(((insulators[5], 70, 1.0), (insulators[5], 88, 0.5))):
+        with Image.open(src) as image:  # re-saved and resized copies for the duplicate review
+            copy = image.convert("RGB")
+            copy = copy.resize((int(copy.width * scale), int(copy.height * scale))) if scale != 1.0 else copy
+            copy.save(target / f"copy-{n}-of-{src.name}", "JPEG", quality=quality)
     metadata = target / "inspections.csv"
     with metadata.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -113,10 +118,26 @@ def shoot_main(window: MainWindow, out: Path, query: Path) -> None:
     wait_thumbnails(window)
     settle(lambda: window.detail.preview._pixmap is not None and not window.detail.preview._pixmap.isNull(), 20)
     save(window, out, "results")
+    window.resize(1600, 900)
+    wait_thumbnails(window)
+    save(window, out, "results-1600")
+    window.resize(1280, 760)
     window.group_action.setChecked(True)
+    settle(lambda: window.searcher.last_by_equipment and not window.searcher.busy)
+    window.results.toggle_group(window.results.proxy.index(0, 0))  # the best group's photos listed
     wait_thumbnails(window)
     save(window, out, "grouped")
     window.group_action.setChecked(False)
+    settle(lambda: not window.searcher.last_by_equipment and not window.searcher.busy)
+    wait_thumbnails(window)
+    window.filters.site.setCurrentText("Line 7")
+    settle(lambda: window.filters.equipment_tag.count() == 1 + len(INSULATOR_TAGS))
+    window.filters.use_dates.setChecked(True)
+    settle(lambda: window.searcher.last_request.filter.since is not None and not window.searcher.busy, 20)
+    wait_thumbnails(window)
+    save(window, out, "filters")
+    window.filters.reset()
+    settle(lambda: window.searcher.last_request.filter.is_empty() and not window.searcher.busy, 20)
     window.browser_action.trigger()
     window.query_pane.set_region((0.3, 0.15, 0.75, 0.7))
     settle(lambda: window.searcher.last_request.crop is not None and not window.searcher.busy)
@@ -138,18 +159,61 @@ def wait_thumbnails(window: MainWindow) -> None:
 def shoot_dialogs(window: MainWindow, out: Path) -> None:
     photo = window.results.model.items()[1]
     compare = window.compare(photo.photo, photo.score)
-    compare.resize(1100, 600)
-    settle(lambda: not compare.match_view.item.pixmap().isNull(), 20)
-    compare.sync.fit()
+    compare.resize(1280, 700)
+    settle(lambda: compare.right_view.has_image(), 20)
+    pause(0.3)
+    compare.fit()
     save(compare, out, "compare")
+    compare.set_overlay(True)
+    compare.opacity.setValue(50)
+    pause(0.3)
+    save(compare, out, "compare-overlay")
     compare.close()
-    history = window.show_history(photo.photo.equipment_tag)
-    history.resize(900, 640)
+    viewer = window.view_result(window.results.proxy.index(1, 0))
+    viewer.resize(1280, 760)
+    settle(lambda: viewer.view.has_image(), 20)
+    pause(0.3)
+    viewer.fit()
+    save(viewer, out, "viewer")
+    viewer.close()
+    history = window.show_history(photo.photo.equipment_tag, photo.photo.image_id)
+    history.resize(1000, 700)
     settle(lambda: history.history is not None, 20)
     settle(lambda: all(s.model.index(r).data(Role.THUMBNAIL) is not None
                        for s in history.strips for r in range(s.model.rowCount())), 20)
     save(history, out, "history")
     history.close()
+    check = window.show_check()
+    check.resize(900, 420)
+    settle(lambda: check.report is not None, 60)
+    save(check, out, "check")
+    check.close()
+    review = window.show_duplicates()
+    review.resize(1100, 520)
+    settle(lambda: "review" in review.summary.text() or "No near" in review.summary.text(), 60)
+    settle(lambda: all(review.photos.index(r).data(Role.THUMBNAIL) is not None
+                       for r in range(review.photos.rowCount())), 20)
+    save(review, out, "duplicates")
+    review.close()
+    shoot_report(window, out)
+
+
+def shoot_report(window: MainWindow, out: Path) -> None:
+    """The first page of a search report, drawn by poppler's pdftoppm as a PDF viewer would."""
+    import subprocess
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pdf = Path(tmp) / "report.pdf"
+        done: list[object] = []
+        window.reportWritten.connect(done.append)
+        window.save_search_report(pdf, "Glaze intact on tower 2; compare again after the winter.")
+        settle(lambda: bool(done), 60)
+        if shutil.which("pdftoppm") is None:
+            print("pdftoppm missing: no report screenshot", file=sys.stderr)
+            return
+        subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf),
+                        str(out / "report-search")], check=True)
+        print(f"wrote {out / 'report-search.png'}")
 
 
 def shoot_add(window: MainWindow, out: Path, extra_folder: Path) -> None:

@@ -225,7 +225,7 @@ class HistoryDialog(QDialog):
         wanted = self.highlight_id
         marked = [strip for strip in self.strips if wanted is not None and strip.highlight(wanted)]
         if marked:
-            QTimer.singleShot(0, self, lambda: self.scroll.ensureWidgetVisible(marked[0]))
+            QTimer.singleShot(150, self, lambda: self.scroll.ensureWidgetVisible(marked[0]))  # once laid out
         self.loaded.emit()
 
     def _arrange(self) -> None:
