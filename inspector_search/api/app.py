@@ -66,18 +66,55 @@ def needs(scope: str):  # noqa: ANN201 - a FastAPI dependency
 
     async def check(request: Request,
                     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> TokenRecord:
-        api = state(request)
-        if credentials is None:
-            raise ApiError(401, "unauthorized", "this request needs an API token: send "
-                                                "'Authorization: Bearer <token>' (inspector-search token create)")
-        record = api.tokens.verify(credentials.credentials) if api.tokens is not None else None
-        if record is None:
-            raise ApiError(401, "unauthorized", "the API token is not valid (unknown or revoked)")
-        if not record.allows(scope):
-            raise ApiError(403, "forbidden", f"this needs a {scope} token; token {record.id} has scope {record.scope}")
-        return record
+        authorization = f"Bearer {credentials.credentials}" if credentials is not None else None
+        return check_token(state(request).tokens, authorization, scope)
 
     return Depends(check)
+
+
+def required_scope(method: str, path: str) -> str | None:
+    """The token scope a request needs, from its method and path alone (None: no token needed)."""
+    if not path.startswith("/v1/"):
+        return None
+    if method in ("GET", "HEAD", "OPTIONS") or (method == "POST" and path.rstrip("/") == "/v1/search"):
+        return "read"
+    return "write"
+
+
+def check_token(tokens: TokenStore | None, authorization: str | None, scope: str) -> TokenRecord:
+    """The token record allowing ``scope``, or ApiError 401 (none, unknown, revoked) / 403 (scope)."""
+    kind, _, token = (authorization or "").partition(" ")
+    if kind.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthorized", "this request needs an API token: send "
+                                            "'Authorization: Bearer <token>' (inspector-search token create)")
+    record = tokens.verify(token.strip()) if tokens is not None else None
+    if record is None:
+        raise ApiError(401, "unauthorized", "the API token is not valid (unknown or revoked)")
+    if not record.allows(scope):
+        raise ApiError(403, "forbidden", f"this needs a {scope} token; token {record.id} has scope {record.scope}")
+    return record
+
+
+class TokenGate:
+    """ASGI middleware checking the token before anything of the request body is read, so that a
+    client without a valid token (or with a read token, writing) cannot make the server take in an
+    upload. The routes' dependency checks again and documents the scheme in the OpenAPI document."""
+
+    def __init__(self, app, tokens: TokenStore | None) -> None:  # noqa: ANN001 - an ASGI app
+        self.app = app
+        self.tokens = tokens
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI
+        needed = required_scope(scope.get("method", ""), scope.get("path", "")) if scope["type"] == "http" else None
+        if needed is not None and scope.get("method") != "OPTIONS":  # CORS preflights carry no token
+            headers = dict(scope.get("headers", ()))
+            raw = headers.get(b"authorization")
+            try:
+                check_token(self.tokens, raw.decode("latin-1") if raw else None, needed)
+            except ApiError as exc:
+                await error_response(exc.status, exc.code, str(exc))(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def error_response(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
@@ -153,10 +190,13 @@ def create_app(archive: Archive | None = None, settings: ServerSettings | None =
     _install_error_handlers(app)
     app.include_router(router)
     app.include_router(jobs_router)
+    # Added innermost first: RequestLimit, then CORS (so that refusals carry its headers too), then the
+    # token check, then the body size limit wrap the app.
+    app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+    app.add_middleware(TokenGate, tokens=tokens)  # before any of the body is read
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])
-    app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
     app.add_middleware(RequestLimit, limit=settings.max_requests)  # outermost: refuses before anything is read
 
     return app

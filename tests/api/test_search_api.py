@@ -121,7 +121,7 @@ def test_bad_search_inputs_get_a_4xx_json_error_naming_the_problem(served: Serve
 
 
 def test_unknown_routes_and_methods_are_json_errors(served: Served) -> None:
-    with served.client() as client:
+    with served.client("write") as client:
         missing = client.get("/v1/nothing-here")
         wrong = client.delete("/v1/status")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"

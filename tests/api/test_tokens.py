@@ -76,3 +76,22 @@ def test_the_openapi_document_needs_no_token_and_lists_the_bearer_scheme(served:
         assert client.get("/docs").status_code == 404  # Swagger UI would load scripts from the internet
     assert "/v1/search" in document["paths"]
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+
+
+def test_uploads_without_a_valid_token_are_refused_before_their_body_is_read(served: Served) -> None:
+    import socket
+
+    host, port = served.url.removeprefix("http://").split(":")
+    for path, token, status in (("/v1/search", None, 401), ("/v1/photos", "isk_wrong", 401),
+                                ("/v1/photos", served.read, 403)):
+        with socket.create_connection((host, int(port)), timeout=30) as conn:
+            auth = f"Authorization: Bearer {token}\r\n" if token else ""
+            conn.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: multipart/form-data; "
+                         "boundary=b\r\nContent-Length: 50000000\r\n\r\n--b\r\n".encode())  # and no more
+            reply = ""
+            while '"}}' not in reply:  # the headers, then the JSON body, without sending the upload
+                chunk = conn.recv(65536).decode("latin-1")
+                assert chunk, reply
+                reply += chunk
+        assert reply.startswith(f"HTTP/1.1 {status} "), reply
+        assert '"code":"unauthorized"' in reply or '"code":"forbidden"' in reply
