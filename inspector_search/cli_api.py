@@ -18,7 +18,8 @@ from pathlib import Path
 
 from .api.settings import DEFAULT_HOST, DEFAULT_PORT, ServerSettings
 from .api.tokens import SCOPES, TokenStore
-from .core.archive import Archive, default_archive_folder
+from .core.archive import CATALOG_FILE, Archive, default_archive_folder
+from .core.errors import NotAnArchiveError
 
 EXIT_ERROR = 1
 
@@ -66,7 +67,10 @@ def add_api_commands(sub: argparse._SubParsersAction, at_least) -> None:  # noqa
 
 
 def cmd_token(_archive: None, args: argparse.Namespace) -> int:
-    store = TokenStore(args.archive or default_archive_folder())
+    folder = args.archive or default_archive_folder()
+    store = TokenStore(folder)
+    if args.token_command == "create" and not (folder / CATALOG_FILE).is_file():  # a mistyped --archive
+        raise NotAnArchiveError(folder, f"not an Inspector Search archive (it holds no {CATALOG_FILE})")
     if args.token_command == "create":
         record, token = store.create(args.scope, args.name)
         print(token)

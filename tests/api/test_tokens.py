@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from inspector_search.api.tokens import TokenError, TokenStore
+from inspector_search.core.archive import Archive
 
 from .conftest import Served
 
@@ -24,6 +25,9 @@ def cli(archive: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
 
 def test_token_commands_create_list_revoke(tmp_path: Path) -> None:
     archive = tmp_path / "archive"
+    proc = cli(archive, "token", "create", "--scope", "read", check=False)  # a mistyped --archive
+    assert proc.returncode == 1 and "not an Inspector Search archive" in proc.stderr and not archive.exists()
+    Archive.open(archive).close()  # an empty archive
     token = cli(archive, "token", "create", "--scope", "write", "--name", "CMMS").stdout.strip()
     assert token.startswith("isk_") and len(token) > 40
     stored = (archive / "api_tokens.json").read_text()
