@@ -15,6 +15,7 @@ from types import TracebackType
 from .errors import ArchiveBusyError, LockFileError
 
 _BUSY = {errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES, errno.EDEADLK}
+_DISK_FULL = {errno.ENOSPC, errno.EDQUOT}
 """What the OS answers when another process holds the lock (flock: EWOULDBLOCK; msvcrt: EACCES/EDEADLK)."""
 
 
@@ -44,9 +45,10 @@ class WriterLock:
             os.ftruncate(fd, 0)
             os.write(fd, str(os.getpid()).encode())
         except OSError as exc:
-            _unlock(fd)
-            os.close(fd)
-            raise LockFileError(self.path, f"cannot write to it ({exc.strerror or exc})") from None
+            if exc.errno not in _DISK_FULL:  # the pid is only a courtesy to the next writer: a full disk may keep it
+                _unlock(fd)
+                os.close(fd)
+                raise LockFileError(self.path, f"cannot write to it ({exc.strerror or exc})") from None
         self._fd = fd
 
     def _open(self) -> int:
