@@ -113,6 +113,9 @@ def test_both_engines_rank_alike_before_pca(local_archive, shared_archive, plant
                       for h in shared_archive.search(SearchRequest(image=query, top_k=30)))
         assert local[0][0] == query == next(iter(shared))
         assert all(shared.get(path) == score for path, score in local)
+        plain = SearchRequest(image=query, top_k=8, verification=False, expansion=0)  # the plain ranking: identical
+        assert [(h.photo.path, round(h.score, 3)) for h in local_archive.search(plain)] == \
+            [(h.photo.path, round(h.score, 3)) for h in shared_archive.search(plain)]
 
 
 def test_adding_again_to_the_shared_archive_duplicates_nothing(shared_archive, plant: Path) -> None:
