@@ -485,10 +485,9 @@ class Catalog:
                 (model_id, *part))
             yield from _feature_chunks(rows, batch)
 
-    def image_ids(self) -> np.ndarray:
-        """Ids of every photo the catalog knows, live or deleted (sorted)."""
-        rows = self.conn.execute("SELECT id FROM images ORDER BY id")
-        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+    def max_image_id(self) -> int:
+        """The highest photo id the catalog has given (0 when empty); deleted photos keep their rows."""
+        return int(self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM images").fetchone()[0])
 
     def live_image_ids(self, model_id: str) -> np.ndarray:
         """Ids of photos that exist and have features for ``model_id`` (what the index must hold)."""
