@@ -97,12 +97,17 @@ class JobManager:
         self._saved_at: dict[str, float] = {}
         self._thread: threading.Thread | None = None
         self._stopping = False
-        self._recover()
+        self._lock_file = _JobsLock(self.folder / "server.lock")
+        self.enabled = self._lock_file.acquire()
+        if self.enabled:
+            self._recover()
+        else:
+            log.warning("another server runs the jobs of %s: uploads and imports are refused here", archive.folder)
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the worker thread (idempotent)."""
-        if self._thread is None:
+        """Start the worker thread (idempotent; none when another server runs this archive's jobs)."""
+        if self._thread is None and self.enabled:
             self._thread = threading.Thread(target=self._work, name="api-jobs", daemon=True)
             self._thread.start()
 
@@ -117,6 +122,7 @@ class JobManager:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self._lock_file.release()
 
     def _recover(self) -> None:
         """Load the records of earlier runs; queue again what a stopped or killed server left unfinished."""
@@ -144,6 +150,9 @@ class JobManager:
 
     # -- submitting ---------------------------------------------------------------------------------
     def _admit(self) -> None:
+        if not self.enabled:
+            raise ApiError(409, "jobs_elsewhere", "another inspector-search serve on this archive runs its uploads "
+                                                  "and imports; send them there")
         active = sum(1 for j in self._jobs.values() if j.state in ACTIVE)
         if active >= self.settings.max_jobs:
             raise ApiError(429, "too_many_jobs", f"{active} jobs are queued or running; this server takes at most "
@@ -310,3 +319,35 @@ class JobManager:
             self._jobs.pop(job.id, None)
             with contextlib.suppress(OSError):
                 (self.folder / f"{job.id}.json").unlink()
+
+
+class _JobsLock:
+    """An exclusive lock on a file, held while this server runs the archive's jobs, so that two servers on
+    one archive never both run (or resume) the same jobs. Released by the OS if the process dies."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle = None
+
+    def acquire(self) -> bool:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path, "a+b")  # noqa: SIM115 - held open for the server's lifetime
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._handle = handle
+        return True
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self._handle.close()  # closing the file releases the lock
+            self._handle = None

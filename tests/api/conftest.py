@@ -116,7 +116,7 @@ def writable(plant: tuple[Path, Path], tmp_path: Path) -> Iterator[Served]:
     import shutil
 
     folder = tmp_path / "archive"
-    shutil.copytree(plant[0], folder, ignore=shutil.ignore_patterns("api_tokens.json", "lock"))
+    shutil.copytree(plant[0], folder, ignore=shutil.ignore_patterns("api_tokens.json", "lock", "api_jobs"))
     (tmp_path / "imports").mkdir()
     read, write = tokens_for(folder)
     settings = ServerSettings(import_folders=(tmp_path / "imports",), max_jobs=2)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from conftest import INSULATORS, require
 
+from inspector_search.api.settings import ServerSettings
+
 from .conftest import Served, copy_photos, wait_for_job
 
 
@@ -142,7 +144,7 @@ def test_an_upload_lost_with_a_killed_server_is_reported_interrupted(plant: tupl
     from .conftest import live_server, tokens_for
 
     folder = tmp_path / "archive"
-    shutil.copytree(plant[0], folder, ignore=shutil.ignore_patterns("api_tokens.json", "lock"))
+    shutil.copytree(plant[0], folder, ignore=shutil.ignore_patterns("api_tokens.json", "lock", "api_jobs"))
     (folder / "api_jobs").mkdir()
     record = {"id": "00000000000000aa", "kind": "upload", "state": "running", "created": "2026-01-01T00:00:00+00:00",
               "started": "2026-01-01T00:00:01+00:00", "finished": None,
@@ -175,3 +177,19 @@ def test_searches_are_answered_while_an_import_runs(writable: Served, plant: tup
     for _state, status, body in answers:
         assert status == 200, body
         assert body["queries"][0]["results"][0]["path"] == str(query)
+
+
+def test_a_second_server_on_the_same_archive_leaves_the_jobs_to_the_first(writable: Served) -> None:
+    from .conftest import live_server
+
+    copy_photos(writable.archive.folder.parent / "imports" / "two", 2)
+    settings = ServerSettings(import_folders=(writable.archive.folder.parent / "imports",))
+    with live_server(writable.archive, settings) as url, Served(url, writable.archive, writable.read,
+                                                                 writable.write).client("write") as second:
+        refused = second.post("/v1/imports", json={"folder": "two"})
+        searched = second.get("/v1/status")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "jobs_elsewhere"
+    assert searched.status_code == 200
+    with writable.client("write") as first:
+        job = first.post("/v1/imports", json={"folder": "two"})
+        assert job.status_code == 202 and wait_for_job(first, job.json()["id"])["state"] == "done"

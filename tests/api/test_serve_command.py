@@ -68,7 +68,7 @@ def test_serve_refuses_a_missing_import_folder_and_half_tls(tmp_path: Path) -> N
 
 def private_archive(plant: tuple[Path, Path], tmp_path: Path) -> Path:
     folder = tmp_path / "archive"
-    shutil.copytree(plant[0], folder, ignore=shutil.ignore_patterns("api_tokens.json", "lock"))
+    shutil.copytree(plant[0], folder, ignore=shutil.ignore_patterns("api_tokens.json", "lock", "api_jobs"))
     return folder
 
 
