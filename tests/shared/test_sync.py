@@ -227,3 +227,53 @@ def test_the_server_killed_during_sync_then_a_rerun_completes(tmp_path: Path) ->
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_the_connection_dropped_mid_pull_then_a_rerun_completes(plant_server: str, tmp_path: Path) -> None:
+    from inspector_search.core.progress import Progress
+
+    a = laptop(tmp_path, "a", NEU_CLASSES[:3])
+    b = laptop(tmp_path, "b", NEU_CLASSES[3:])
+    link_archive(a, as_user(plant_server, "alice"))
+    link_archive(b, as_user(plant_server, "bob"))
+    sync_archive(a)
+
+    def drop(event) -> None:  # the owner ends bob's session, as a dropped network link would
+        if event.phase == "pulling" and event.done >= 4:
+            with psycopg.connect(plant_server, autocommit=True) as owner:
+                owner.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'bob'")
+
+    with pytest.raises(SharedArchiveError, match="connection lost"):
+        sync_archive(b, batch=2, progress=Progress(drop))
+    assert 12 < len(local_hashes(b)) < 24
+    sync_archive(b)
+    assert sorted(local_hashes(b)) == sorted(server_hashes(plant_server)) and len(local_hashes(b)) == 24
+
+
+def test_the_server_killed_during_an_add_to_the_shared_archive(tmp_path: Path) -> None:
+    from inspector_search.core.progress import Progress
+    from inspector_search.core.shared_archive import SharedArchive
+    from inspector_search.core.storage.trial_server import TrialServer
+
+    root = Path(tempfile.mkdtemp(prefix="inspector-pg-kill-"))
+    server = TrialServer(root / "data").start()
+    try:
+        url = server.create_database("plant")
+        init_shared_archive(url)
+        photos = plant_folder(tmp_path / "photos", per_class=PER_CLASS, classes=NEU_CLASSES[:3])
+
+        def crash(event) -> None:
+            if event.phase == "pushing":
+                server.kill()
+
+        with SharedArchive.open(url, staging=tmp_path / "staging") as shared:
+            with pytest.raises(SharedArchiveError, match="connection lost|cannot connect"):
+                shared.add([photos], layout=LAYOUT, progress=Progress(crash))
+        server.start()
+        with SharedArchive.open(url, staging=tmp_path / "staging") as shared:
+            report = shared.add([photos], layout=LAYOUT)
+            assert report.unchanged == 12 and shared.status().photos == 12  # decoded once, pushed on the re-run
+        assert len(set(server_hashes(url))) == len(server_hashes(url)) == 12
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
