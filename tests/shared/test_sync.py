@@ -266,9 +266,9 @@ def test_the_server_killed_during_an_add_to_the_shared_archive(tmp_path: Path) -
             if event.phase == "pushing":
                 server.kill()
 
-        with SharedArchive.open(url, staging=tmp_path / "staging") as shared:
-            with pytest.raises(SharedArchiveError, match="connection lost|cannot connect"):
-                shared.add([photos], layout=LAYOUT, progress=Progress(crash))
+        with SharedArchive.open(url, staging=tmp_path / "staging") as shared, \
+                pytest.raises(SharedArchiveError, match="connection lost|cannot connect"):
+            shared.add([photos], layout=LAYOUT, progress=Progress(crash))
         server.start()
         with SharedArchive.open(url, staging=tmp_path / "staging") as shared:
             report = shared.add([photos], layout=LAYOUT)
