@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
@@ -203,11 +202,13 @@ def thumbnail(api: ApiDep, image_id: PhotoId,
 @router.get("/photos/{image_id}/image", dependencies=[READ], responses=ERRORS, response_class=FileResponse,
             summary="The original photo file")
 def image(api: ApiDep, image_id: PhotoId) -> FileResponse:
-    """The photo file as it was added (only files the archive holds are ever served)."""
-    record = _photo_or_404(api, image_id)
-    path = Path(record.path)
-    if not path.is_file():
-        raise ApiError(410, "image_missing", f"photo {image_id}: its file {path} is no longer there")
+    """The photo file as it was added: only a file the archive holds, unchanged since it was added."""
+    try:
+        path = api.require_archive().photo_file(image_id)
+    except QueryError as exc:
+        raise ApiError(404, "not_found", str(exc)) from None
+    except ImageError as exc:
+        raise ApiError(410, "image_missing", f"photo {image_id}: {exc.reason} ({exc.path})") from None
     return FileResponse(path, filename=path.name)
 
 

@@ -13,6 +13,7 @@ import io
 import json
 import logging
 import os
+import stat
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -33,7 +34,7 @@ from .catalog import Catalog
 from .checking import ArchiveParts, check_archive, thumbnail_is_intact
 from .duplicate_review import DECISIONS_FILE, KEPT, DuplicateDecisions
 from .duplicates import DEFAULT_THRESHOLD, IDENTITY_THRESHOLD, duplicate_groups
-from .errors import Cancelled, CatalogError, InspectorSearchError, NotAnArchiveError, QueryError
+from .errors import Cancelled, CatalogError, ImageError, InspectorSearchError, NotAnArchiveError, QueryError
 from .exporting import export_table
 from .extractor import FeatureExtractor, default_model_manifest, l2_normalise
 from .feedback import MAX_MARKED, rocchio
@@ -648,6 +649,27 @@ class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
             model_id=self.extractor.model_id, feature_dim=self.extractor.dim, projection=projection,
             vector_dim=vector_dim, index_state=index_state, indexed=indexed, skipped=tuple(self.skipped()),
             schema_version=self.catalog.schema_version, messages=tuple(self.store.messages))
+
+    def photo_file(self, image_id: int) -> Path:
+        """The file of an archive photo, checked to be the file that was added: QueryError if there is
+        no such photo; ImageError if its file is gone or its size or modification time changed since
+        (replaced, or swapped for a link to another file), so that only archive photos are handed out
+        (the HTTP API serves this). ``add`` again to take a changed file in."""
+        rows = self.catalog.conn.execute(
+            "SELECT path, size, mtime_ns FROM files WHERE image_id = ? AND deleted = 0 ORDER BY id",
+            (image_id,)).fetchall()
+        if not rows:
+            raise QueryError(f"no photo with id {image_id} in this archive")
+        reason = "the file is no longer there"
+        for path, size, mtime_ns in rows:
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode) and (info.st_size, info.st_mtime_ns) == (size, mtime_ns):
+                return Path(path)
+            reason = "the file changed since it was added (add it again to take the new file in)"
+        raise ImageError(rows[0][0], reason)
 
     def thumbnail(self, image_id: int, size: int = 256) -> Path:
         """A JPEG thumbnail of an archive photo, cached under ``thumbnails/`` (safe from any thread)."""

@@ -51,7 +51,7 @@ def test_unknown_or_malformed_ids_are_404_or_422(served: Served) -> None:
             assert answer.json()["error"]["message"], path
 
 
-def test_an_archive_photo_whose_file_vanished_is_a_410(served: Served, plant: tuple[Path, Path],
+def test_an_archive_photo_whose_file_vanished_or_changed_is_a_410(served: Served, plant: tuple[Path, Path],
                                                        tmp_path: Path) -> None:
     from inspector_search.core.archive import Archive
 
@@ -63,12 +63,23 @@ def test_an_archive_photo_whose_file_vanished_is_a_410(served: Served, plant: tu
         (photos / source.name).write_bytes(source.read_bytes())
     with Archive.open(tmp_path / "archive") as archive:
         archive.add([photos])
-        victim = sorted(photos.iterdir())[0]
-        image_id = archive.files_below(photos)[victim]
+        victim, swapped, changed = sorted(photos.iterdir())
+        ids = archive.files_below(photos)
         victim.unlink()
+        secret = tmp_path / "secret.txt"
+        secret.write_text("not an archive photo")
+        swapped.unlink()
+        swapped.symlink_to(secret)  # the photo replaced by a link to another file
+        with changed.open("ab") as handle:
+            handle.write(b"\0" * 10)
         read, _ = tokens_for(archive.folder)
         with live_server(archive) as url, Served(url, archive, read, "").client() as client:
-            image = client.get(f"/v1/photos/{image_id}/image")
-            thumb = client.get(f"/v1/photos/{image_id}/thumbnail")
+            image = client.get(f"/v1/photos/{ids[victim]}/image")
+            thumb = client.get(f"/v1/photos/{ids[victim]}/thumbnail")
+            link = client.get(f"/v1/photos/{ids[swapped]}/image")
+            grown = client.get(f"/v1/photos/{ids[changed]}/image")
     assert image.status_code == 410 and str(victim) in image.json()["error"]["message"]
     assert thumb.status_code == 410 and thumb.json()["error"]["code"] == "image_unreadable"
+    for answer in (link, grown):
+        assert answer.status_code == 410 and "changed since it was added" in answer.json()["error"]["message"]
+    assert "not an archive photo" not in link.text
