@@ -129,6 +129,7 @@ def report_text(report: AddReport) -> str:
     if len(report.skipped) > 50:
         lines.append(f"… and {len(report.skipped) - 50} more (see Skipped files in the status bar).")
     lines.extend(f"Metadata: {error}" for error in report.metadata_errors[:20])
+    lines.extend(f"Note: {note}" for note in report.notes)
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, QTimer
 
 from inspector_search.core.archive import Archive
 from inspector_search.core.progress import ProgressEvent
-from inspector_search.gui.add_dialog import AddPhotosDialog, RateEstimator, format_duration, progress_text
+from inspector_search.gui.add_dialog import AddPhotosDialog, RateEstimator, format_duration, progress_text, report_text
 from inspector_search.gui.messages import BUSY_MESSAGE
 from inspector_search.gui.settings import Preferences
 
@@ -216,3 +216,10 @@ def test_single_files_are_added_like_folders(qtbot, dialog, fresh_archive, tmp_p
     with qtbot.waitSignal(dialog.addFinished, timeout=180000) as finished:
         dialog.start()
     assert finished.args[0].added == 3 and fresh_archive.status().photos == 3
+
+
+def test_the_report_shows_what_the_add_found_about_the_archive() -> None:
+    from inspector_search.core.records import AddReport
+
+    text = report_text(AddReport(added=3, notes=("the catalog had lost 3 photos against its index; 3 added again",)))
+    assert text.splitlines()[-1] == "Note: the catalog had lost 3 photos against its index; 3 added again"
