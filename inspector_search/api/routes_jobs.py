@@ -20,6 +20,8 @@ jobs_router = APIRouter(prefix="/v1")
 READ, WRITE = needs("read"), needs("write")
 ApiDep = Annotated[ApiState, Depends(state)]
 JOB_ID = re.compile(r"[0-9a-f]{16}")
+NAME_CHARS = 500  # longest tag, name, type, site, area or inspector an upload may carry
+NOTES_CHARS = 100_000  # longest notes (the metadata reader takes cells up to 131,072 characters)
 
 
 class JobProgress(BaseModel):
@@ -72,14 +74,14 @@ def _accepted(job) -> JSONResponse:  # noqa: ANN001
 def upload_photo(
     api: ApiDep,
     image: Annotated[UploadFile, File(description="the photo")],
-    equipment_tag: Annotated[str | None, Form()] = None,
-    equipment_name: Annotated[str | None, Form()] = None,
-    equipment_type: Annotated[str | None, Form()] = None,
-    site: Annotated[str | None, Form()] = None,
-    area: Annotated[str | None, Form()] = None,
+    equipment_tag: Annotated[str | None, Form(max_length=NAME_CHARS)] = None,
+    equipment_name: Annotated[str | None, Form(max_length=NAME_CHARS)] = None,
+    equipment_type: Annotated[str | None, Form(max_length=NAME_CHARS)] = None,
+    site: Annotated[str | None, Form(max_length=NAME_CHARS)] = None,
+    area: Annotated[str | None, Form(max_length=NAME_CHARS)] = None,
     inspected_on: Annotated[date | None, Form(description="YYYY-MM-DD")] = None,
-    inspector: Annotated[str | None, Form()] = None,
-    notes: Annotated[str | None, Form()] = None,
+    inspector: Annotated[str | None, Form(max_length=NAME_CHARS)] = None,
+    notes: Annotated[str | None, Form(max_length=NOTES_CHARS)] = None,
 ) -> JSONResponse:
     """Stores the photo in the archive's ``uploads/`` folder and adds it in the background; poll
     ``GET /v1/jobs/{id}`` (its result holds the new ``image_id``)."""

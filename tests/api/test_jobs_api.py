@@ -193,3 +193,12 @@ def test_a_second_server_on_the_same_archive_leaves_the_jobs_to_the_first(writab
     with writable.client("write") as first:
         job = first.post("/v1/imports", json={"folder": "two"})
         assert job.status_code == 202 and wait_for_job(first, job.json()["id"])["state"] == "done"
+
+
+def test_upload_metadata_over_the_length_limits_is_refused(writable: Served, plant: tuple[Path, Path]) -> None:
+    photo = sorted(plant[1].rglob("*.jpg"))[0].read_bytes()
+    with writable.client("write") as client:
+        for fields, named in (({"site": "x" * 501}, "site"), ({"notes": "n" * 100_001}, "notes")):
+            answer = client.post("/v1/photos", files={"image": ("a.jpg", photo, "image/jpeg")}, data=fields)
+            assert answer.status_code == 422 and named in answer.json()["error"]["message"], answer.text
+        assert client.get("/v1/jobs").json() == []
