@@ -212,7 +212,7 @@ def image(api: ApiDep, image_id: PhotoId) -> FileResponse:
     return FileResponse(path, filename=path.name)
 
 
-@router.get("/equipment/{tag}/history", dependencies=[READ], responses=ERRORS,
+@router.get("/equipment/{tag:path}/history", dependencies=[READ], responses=ERRORS,
             summary="An equipment's inspections in date order (as `history --json`)")
 def history(api: ApiDep, tag: Annotated[str, PathParam(description="equipment tag")]) -> JSONResponse:
     """The inspections of one equipment with photos and notes, the same object as ``history --json``."""

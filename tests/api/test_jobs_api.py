@@ -202,3 +202,17 @@ def test_upload_metadata_over_the_length_limits_is_refused(writable: Served, pla
             answer = client.post("/v1/photos", files={"image": ("a.jpg", photo, "image/jpeg")}, data=fields)
             assert answer.status_code == 422 and named in answer.json()["error"]["message"], answer.text
         assert client.get("/v1/jobs").json() == []
+
+
+def test_history_of_a_tag_holding_a_slash(writable: Served, plant: tuple[Path, Path]) -> None:
+    from urllib.parse import quote
+
+    photo = sorted(plant[1].rglob("*.jpg"))[1].read_bytes()
+    with writable.client("write") as client:
+        job = client.post("/v1/photos", files={"image": ("a.jpg", photo, "image/jpeg")},
+                          data={"equipment_tag": "LINE-7/B", "inspected_on": "2025-02-03"}).json()
+        assert wait_for_job(client, job["id"])["state"] == "done"
+        history = client.get(f"/v1/equipment/{quote('LINE-7/B', safe='')}/history")
+    assert history.status_code == 200, history.text
+    assert history.json()["equipment"]["tag"] == "LINE-7/B"
+    assert [i["inspected_on"] for i in history.json()["inspections"]] == ["2025-02-03"]
