@@ -526,7 +526,7 @@ class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
     def filter_choices(self, site: str | None = None) -> FilterChoices:
         """Equipment tags, types, areas and inspectors to filter by within ``site`` (or all sites), and
         the span of the archive's inspection dates (see :mod:`~inspector_search.core.filter_choices`)."""
-        return read_filter_choices(self.catalog.conn, site)
+        return read_filter_choices(self.catalog.conn, self.catalog.filter_columns(), site)
 
     def equipment_types(self) -> list[str]:
         """Equipment types in use, sorted."""

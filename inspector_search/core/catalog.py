@@ -558,12 +558,15 @@ class Catalog:
         """Ids (ascending) of live photos passing a metadata filter (the 'allowed' set for a filtered
         search), from in-memory columns read again whenever the generation moves
         (:mod:`~inspector_search.core.filter_columns`)."""
+        return self.filter_columns().select(self.conn, flt)
+
+    def filter_columns(self) -> FilterColumns:
+        """The photos' filterable metadata as numpy columns, read again when the generation has moved."""
         generation = self.generation
         with self._columns_lock:
             if self._columns is None or self._columns.generation != generation:
                 self._columns = FilterColumns.read(self.conn, generation)
-            columns = self._columns
-        return columns.select(self.conn, flt)
+            return self._columns
 
     def photo_rows(self, image_ids: Sequence[int]) -> dict[int, tuple]:
         """Raw photo rows (see ``_PHOTO_COLUMNS``) for the given ids."""
