@@ -162,6 +162,8 @@ def _screenshot_when_shown(window: Any, target: Path) -> None:
         screen = window.screen()
         picture = screen.grabWindow(window.winId()) if screen is not None else window.grab()
         picture.save(str(target))
+        print(f"inspector-search: screenshot saved to {target} (Qt platform {QApplication.platformName()}"
+              f"{', timed out waiting for results' if timed_out else ''})", file=sys.stderr)
         QApplication.instance().exit(EXIT_SCREENSHOT_TIMEOUT if timed_out else 0)
 
     timer.timeout.connect(poll)

@@ -53,6 +53,7 @@ def test_real_app_under_xvfb_searches_and_saves_a_screenshot(x_display: str, arc
     proc = subprocess.run([sys.executable, "-m", "inspector_search", "--archive", str(archive.folder), "gui",
                            str(query_photo)], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"exit {proc.returncode} after {time.monotonic() - started:.0f} s\n{proc.stderr}"
+    assert f"screenshot saved to {shot} (Qt platform xcb)" in proc.stderr  # the real X11 platform, not offscreen
     with Image.open(shot) as image:
         assert image.width >= 800 and image.height >= 500
         colours = image.convert("RGB").resize((64, 40)).getcolors(64 * 40)
