@@ -300,7 +300,17 @@ def _fill(catalog: Catalog, findings: _Findings, progress: Progress, min_side: i
 
 # -- projection and index ------------------------------------------------------------------------------
 def _check_derived(parts: ArchiveParts, findings: _Findings) -> None:
-    """Projection and index files against the catalog; with repair, rebuild both and verify again."""
+    """Projection and index files against the catalog; with repair, rebuild both and verify again. An index
+    that shows the catalog lost its last commits is kept as it is: it is the record of what ``add`` must restore."""
+    parts.store.load()
+    if parts.store.catalog_behind:
+        lost = parts.store.lost_photos
+        what = f"{lost} photos that {INDEX_FILE} holds" if lost else f"changes that {INDEX_FILE} reflects"
+        findings.unrepairable.append(
+            f"the catalog lacks {what}: its last saved changes were lost (a damaged or deleted write-ahead log?); "
+            f"run `inspector-search add` on the same folders again to add them back with their recorded metadata "
+            f"({INDEX_FILE} is kept as it is until then)")
+        return
     problems, summary = _derived_problems(parts)
     if not problems:
         findings.checked.append(summary)
