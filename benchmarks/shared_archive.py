@@ -218,7 +218,10 @@ def sync_pull(server: TrialServer, count: int, work: Path) -> dict:
     init_server(url)
     archive = Archive.open(work / "laptop")
     model_id, feature_dim = archive.extractor.model_id, archive.extractor.dim
+    from inspector_search.core.local_feature_fill import keypoints_of
+
     thumb, display = _jpeg((256, 171), 1), _jpeg((1024, 683), 2)
+    keypoints = keypoints_of(display)  # what the pushing laptop made of the copy (schema v3)
     rng = np.random.default_rng(3)
     with psycopg.connect(url, autocommit=True) as conn:
         from pgvector.psycopg import register_vector
@@ -235,10 +238,11 @@ def sync_pull(server: TrialServer, count: int, work: Path) -> dict:
             for i in range(count):
                 row = rng.standard_normal(feature_dim).astype(np.float32)
                 copy.write_row((i + 1, model_id, HalfVector(row / np.linalg.norm(row))))
-        with conn.cursor().copy("COPY media (photo_id, thumbnail, display) FROM STDIN WITH (FORMAT BINARY)") as copy:
-            copy.set_types(["int8", "bytea", "bytea"])
+        with conn.cursor().copy("COPY media (photo_id, thumbnail, display, keypoints) FROM STDIN "
+                                "WITH (FORMAT BINARY)") as copy:
+            copy.set_types(["int8", "bytea", "bytea", "bytea"])
             for i in range(count):
-                copy.write_row((i + 1, thumb, display))
+                copy.write_row((i + 1, thumb, display, keypoints))
     link_archive(archive, url)
     start = time.perf_counter()
     report = sync_archive(archive)
@@ -246,7 +250,8 @@ def sync_pull(server: TrialServer, count: int, work: Path) -> dict:
     archive.close()
     return {"photos": report.pulled, "seconds": round(seconds, 1), "photos_per_s": round(report.pulled / seconds),
             "mb": round(report.bytes_pulled / 1e6, 1), "mb_per_photo": round(report.bytes_pulled / 1e6 / count, 3),
-            "thumbnail_kb": round(len(thumb) / 1e3, 1), "display_kb": round(len(display) / 1e3, 1)}
+            "thumbnail_kb": round(len(thumb) / 1e3, 1), "display_kb": round(len(display) / 1e3, 1),
+            "keypoints_kb": round(len(keypoints or b"") / 1e3, 1)}
 
 
 def sync_push(server: TrialServer, work: Path, per_class: int, datasets: Path) -> dict | None:
