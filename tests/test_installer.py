@@ -164,6 +164,9 @@ def test_frozen_cli_adds_and_searches_with_a_clean_environment(bundle: Path, tmp
 
     status = json.loads(run_cli(bundle, home, "status", "--json").stdout)
     assert status["photos"] == 10 and status["model"].startswith("mobilenetv2_gem-")
+    report = tmp_path / "report.pdf"  # reportlab is bundled: a PDF report without a display
+    run_cli(bundle, home, "report", "search", str(query), "-k", "3", "--remark", "frozen", "--pdf", str(report))
+    assert report.read_bytes().startswith(b"%PDF") and report.stat().st_size > 10_000
     assert snapshot(bundle) == before, "the frozen CLI wrote into its own folder"
 
 
