@@ -89,6 +89,9 @@ class DuplicatesDialog(QDialog):
         self.group_list.selectionModel().currentChanged.connect(lambda current, _p: self._show_group(current.row()))
         self.photos = ResultsModel(thumbnails, self)
         self.photo_view = PhotoGridView()
+        self.photo_view.setFlow(QListView.Flow.LeftToRight)  # one row: the copies side by side
+        self.photo_view.setWrapping(False)
+        self.photo_view.setHorizontalScrollMode(QListView.ScrollMode.ScrollPerPixel)
         self.photo_view.setAccessibleName("Photos of the group, side by side")
         self.photo_view.setItemDelegate(ThumbnailDelegate(224, self.photo_view))
         self.photo_view.setModel(self.photos)
