@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .core.errors import QueryError
 from .core.records import SearchFilter, SearchRequest
 from .core.reporting import write_report
 
@@ -37,6 +38,8 @@ def add_report_command(sub: argparse._SubParsersAction) -> None:
 def cmd_report(archive: Archive, args: argparse.Namespace) -> int:
     if args.pdf is None and args.html is None:
         raise SystemExit("inspector-search report: error: give --pdf FILE and/or --html FILE")
+    if not hasattr(archive, "report_search"):
+        raise QueryError("reports are written from a local archive (sync it, then run report on it)")
     if args.report_command == "search":
         flt = archive.resolve_filter(SearchFilter(site=args.site, equipment_tag=args.equipment))
         report = archive.report_search(SearchRequest(image=args.image.absolute(), top_k=max(args.top_k, 1), filter=flt),

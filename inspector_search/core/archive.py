@@ -519,8 +519,8 @@ class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
                                    ("area", "area", lambda: self.filter_choices().areas),
                                    ("inspector", "inspector", lambda: self.filter_choices().inspectors)):
             value = getattr(flt, field)
-            if value is not None:
-                changes[field] = resolve_name(kind, value, known())
+            if value is not None and (field not in ("area", "inspector") or hasattr(self, "filter_choices")):
+                changes[field] = resolve_name(kind, value, known())  # (a shared archive takes those as typed)
         return replace(flt, **changes) if changes else flt
 
     def filter_choices(self, site: str | None = None) -> FilterChoices:
