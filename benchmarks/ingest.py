@@ -9,7 +9,8 @@ copy is a new photo to the archive (decoded, embedded, stored and indexed).
 Two tables:
 
 * **Stages**: CPU milliseconds per photo of each step on one thread (read, sha256, decode,
-  preprocess, inference in batches, catalog write, index add), measured in isolation.
+  preprocess, ORB keypoints for geometric verification, inference in batches, catalog write, index
+  add), measured in isolation.
 * **End to end**: ``Archive.add`` on a folder of fresh photos into an archive that already holds
   ``--seed`` photos (so PCA is fitted, as in a working archive), wall time, photos/s, and CPU
   utilisation (process CPU time / wall time / cores). Because the benchmark machine may be shared,
@@ -47,6 +48,7 @@ from inspector_search.core.archive import Archive
 from inspector_search.core.catalog import Catalog
 from inspector_search.core.extractor import FeatureExtractor, default_model_manifest
 from inspector_search.core.imaging import open_image, preprocess
+from inspector_search.core.local_features import extract as extract_local_features
 from inspector_search.core.vector_index import VectorIndex
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +121,7 @@ def stage_costs(sources: list[Path], extractor: FeatureExtractor, samples: int =
     """
     spec = extractor.spec
     min_side = min(spec.input_size)
-    costs = dict.fromkeys(("read", "sha256", "decode", "preprocess"), 0.0)
+    costs = dict.fromkeys(("read", "sha256", "decode", "preprocess", "keypoints"), 0.0)
     pixels = []
     for path in sources[:samples]:
         started = time.thread_time()
@@ -131,8 +133,10 @@ def stage_costs(sources: list[Path], extractor: FeatureExtractor, samples: int =
         decoded = time.thread_time()
         pixels.append(preprocess(image, spec))
         done = time.thread_time()
+        extract_local_features(image).to_bytes()
+        found = time.thread_time()
         for name, took in (("read", read - started), ("sha256", hashed - read), ("decode", decoded - hashed),
-                           ("preprocess", done - decoded)):
+                           ("preprocess", done - decoded), ("keypoints", found - done)):
             costs[name] += took
     result = {name: 1000 * total / len(pixels) for name, total in costs.items()}
     result["inference"] = inference_cost(extractor, pixels)

@@ -387,7 +387,7 @@ class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
             return PointMatches((), ())
         found = verify_local_features(keypoints, stored)
         return PointMatches(tuple(map(tuple, found.query_points.tolist())),
-                            tuple(map(tuple, found.match_points.tolist())), found.same_object)
+                            tuple(map(tuple, found.match_points.tolist())), found.same_object, found.inliers)
 
     def _query_keypoints(self, request: SearchRequest) -> LocalFeatures:
         image = self._open_query(request)

@@ -192,10 +192,7 @@ class PointMatches:
     query_points: tuple[tuple[float, float], ...]
     photo_points: tuple[tuple[float, float], ...]
     same_object: bool = False
-
-    @property
-    def inliers(self) -> int:
-        return len(self.query_points)
+    inliers: int = 0  # as ``SearchHit.inliers``: fewer than the pairs when they lie along one line
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ def caption(matches: PointMatches | None) -> str:
     """The toggle's text: how many points matched, or that none did."""
     if matches is None:
         return "Matched points"
-    if matches.inliers == 0:
+    if not matches.query_points:
         return "No matched points"
     return f"Matched points ({matches.inliers})" + (" — same object" if matches.same_object else "")
 
@@ -122,7 +122,7 @@ class MatchedPointsToggle(QPushButton):
 
     def _points_for(self, photo: object) -> list[tuple[float, float]]:
         assert self.matches is not None
-        count = min(self.matches.inliers, MAX_DRAWN)
+        count = min(len(self.matches.query_points), MAX_DRAWN)
         if photo is None:  # the query
             points = self.matches.query_points[:count]
             if self._region is None:

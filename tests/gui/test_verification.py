@@ -92,7 +92,7 @@ def test_compare_draws_the_matched_points_on_both_photos(qtbot, window: MainWind
     assert points is not None and not points.isChecked() and points.marked_points() == {"left": 0, "right": 0}
     points.setChecked(True)  # computed on a worker, painted on both photos
     qtbot.waitUntil(lambda: points.matches is not None, timeout=30000)
-    pairs = min(items[0].inliers, MAX_DRAWN)
+    pairs = min(len(points.matches.query_points), MAX_DRAWN)
     assert points.matches.inliers == items[0].inliers and "same object" in points.text()
     assert points.marked_points() == {"left": pairs, "right": pairs}
     assert len(dialog.left_view.overlays) == len(dialog.right_view.overlays) == 1
