@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import threading
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -31,7 +30,7 @@ from ..core.errors import (
     MetadataError,
     QueryError,
 )
-from .limits import ApiError, BodySizeLimit, RequestLimit
+from .limits import ApiError, BodySizeLimit, FifoGate, RequestLimit
 from .settings import ServerSettings
 from .tokens import TokenRecord, TokenStore
 
@@ -47,7 +46,7 @@ class ApiState:
         self.archive = archive
         self.settings = settings
         self.tokens = tokens
-        self.inference = threading.BoundedSemaphore(max(1, settings.inference_slots))
+        self.inference = FifoGate(settings.inference_slots)
         self.jobs: Any = None
 
     def require_archive(self) -> Archive:
