@@ -17,12 +17,14 @@ import argparse
 import json
 import os
 import time
+from dataclasses import replace
 
 import numpy as np
 from label_sets import LabelledSet, load
 
 from inspector_search.core.clustering import cluster_vectors, default_k
 from inspector_search.core.feedback import rocchio
+from inspector_search.core.learned_ranking import fit_learned_map
 from inspector_search.core.query_expansion import DEFAULT_NEIGHBOURS, expanded_queries, refined_first
 from inspector_search.core.suggestions import SHOW_FROM, KindModel, calibrate, vote
 
@@ -159,10 +161,61 @@ def clusters_speed(size: int, dim: int = 128, seed: int = 0) -> dict[str, float]
             "cpu seconds": time.process_time() - cpu}
 
 
+def _mean_ap(data: LabelledSet, vectors: np.ndarray, rows: np.ndarray) -> float:
+    mapped = replace(data, vectors=vectors.astype(np.float32))
+    aps = [ranking_scores(app_similarities(mapped, mapped.vectors[rows[s:s + CHUNK]], rows[s:s + CHUNK]),
+                          data.labels, rows[s:s + CHUNK])[0] for s in range(0, len(rows), CHUNK)]
+    return float(np.concatenate(aps).mean())
+
+
+def _labelled_rows(data: LabelledSet, per_class: int, seed: int, skip_class: int | None = None) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    chosen = np.zeros(len(data.ids), dtype=bool)
+    for label in np.unique(data.labels):
+        rows = np.flatnonzero(data.labels == label)
+        if label != skip_class:
+            chosen[rng.choice(rows, per_class, replace=False)] = True
+    return chosen
+
+
+def learned(data: LabelledSet, seeds: tuple[int, ...] = (0, 1, 2)) -> list[dict[str, object]]:
+    """mAP of the photos never labelled, today's ranking against the learned map, with 5, 10, 20
+    labelled photos per class (random, per seed); the app's ranking (expansion) in both."""
+    rows_out = []
+    smallest = int(np.bincount(data.labels).min())
+    for per_class in [n for n in (5, 10, 20) if 2 * n <= smallest]:
+        for seed in seeds:
+            chosen = _labelled_rows(data, per_class, seed)
+            started = time.perf_counter()
+            fitted = fit_learned_map(data.vectors[chosen], data.labels[chosen], seed)
+            seconds = time.perf_counter() - started
+            queries = np.flatnonzero(~chosen)
+            base = _mean_ap(data, data.vectors, queries)
+            after = base if fitted is None else _mean_ap(data, fitted.apply(data.vectors), queries)
+            rows_out.append({"per class": per_class, "seed": seed, "mAP today": base, "mAP learned": after,
+                             "weight": 0.0 if fitted is None else fitted.weight, "fit seconds": seconds})
+    return rows_out
+
+
+def learned_unseen_class(data: LabelledSet, per_class: int = 20, seed: int = 0) -> list[dict[str, object]]:
+    """Generalisation: labels on every class but one; mAP of the left-out class's photos (relevant:
+    the same class), today against the map learned without that class."""
+    out = []
+    for held in range(len(data.names)):
+        chosen = _labelled_rows(data, per_class, seed, skip_class=held)
+        fitted = fit_learned_map(data.vectors[chosen], data.labels[chosen], seed)
+        queries = np.flatnonzero(data.labels == held)
+        base = _mean_ap(data, data.vectors, queries)
+        after = base if fitted is None else _mean_ap(data, fitted.apply(data.vectors), queries)
+        out.append({"class": data.names[held], "mAP today": base, "mAP learned": after,
+                    "weight": 0.0 if fitted is None else fitted.weight})
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sections", default="feedback,suggestions,clusters",
-                        help="comma-separated: feedback, suggestions, clusters")
+    parser.add_argument("--sections", default="feedback,suggestions,clusters,learned",
+                        help="comma-separated: feedback, suggestions, clusters, learned")
     parser.add_argument("--cluster-sizes", type=lambda t: [int(float(x)) for x in t.split(",")],
                         default=[100_000, 1_000_000], help="synthetic archive sizes timed for clustering")
     parser.add_argument("--json", default=None, help="also write the results here")
@@ -196,6 +249,23 @@ def main() -> None:
             results[f"clusters speed {size}"] = figures
             print(f"clustering {size:,} vectors (k={figures['k']}): {figures['seconds']:.1f} s wall, "
                   f"{figures['cpu seconds']:.1f} s CPU")
+    if "learned" in sections:
+        for data in (neu, load("deeppcb")):
+            rows = learned(data)
+            results[f"learned {data.name}"] = rows
+            print(f"\n{data.name}: learned map, photos never labelled as queries (seeds 0-2)")
+            for row in rows:
+                print(f"  {row['per class']:3} per class, seed {row['seed']}: today {row['mAP today']:.3f}  learned "
+                      f"{row['mAP learned']:.3f}  (w = {row['weight']:g}, fit {row['fit seconds']:.2f} s)")
+        for per_class in (5, 20):
+            rows = learned_unseen_class(neu, per_class)
+            results[f"learned unseen class neu_det {per_class}"] = rows
+            print(f"\nneu_det, one class left out of the labels ({per_class} per labelled class): its mAP")
+            for row in rows:
+                print(f"  {row['class']:16} today {row['mAP today']:.3f}  learned {row['mAP learned']:.3f}  "
+                      f"(w = {row['weight']:g})")
+            print(f"  {'mean':16} today {np.mean([r['mAP today'] for r in rows]):.3f}  learned "
+                  f"{np.mean([r['mAP learned'] for r in rows]):.3f}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(results, out, indent=2)

@@ -96,6 +96,9 @@ def _add_daily_commands(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--text", metavar="WORDS",
                         help="only photos whose labels, notes, equipment, site or inspector hold every word "
                              "(prefixes); without IMAGE, ranked by text relevance")
+    search.add_argument("--no-learned", dest="learned", action="store_false",
+                        help="rank as without labels (by default a ranking learned from the defect labels "
+                             "re-ranks the best matches once enough photos are labelled)")
     search.add_argument("--like", action="append", type=int, default=[], metavar="ID",
                         help="more like this archive photo: refines the query towards it (repeatable; "
                              "without IMAGE the liked photos are the query)")
@@ -305,7 +308,8 @@ def cmd_search(archive: Archive, args: argparse.Namespace) -> int:
         request = SearchRequest(image=image.absolute() if image else None, top_k=args.top_k, filter=flt,
                                 min_score=args.min_score, crop=args.crop, rotations=args.rotations,
                                 expansion=args.expansion, text=args.text, like=tuple(args.like),
-                                unlike=tuple(args.unlike), verification=args.verify)
+                                unlike=tuple(args.unlike), verification=args.verify,
+                                learned=args.learned)
         query = _shown(image.absolute()) if image else None
         try:
             if args.by_equipment:

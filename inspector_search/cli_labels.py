@@ -103,6 +103,10 @@ def cmd_label(archive: Archive, args: argparse.Namespace) -> int:
             print(json.dumps([{"kind": k, "value": v, "photos": n} for k, v, n in counts], ensure_ascii=False))
         for kind, value, count in [] if args.json else counts:
             print(f"  {kind:15} {value:30} {count:6}")
+        if not args.json:
+            print(f"learned ranking: {archive.learned_ranking_status()}")
+            for kind, state in archive.suggestion_status().items():
+                print(f"suggestions of {kind}: {state}")
     else:
         actions = archive.label_actions(args.limit)
         if args.json:

@@ -29,6 +29,7 @@ from . import imaging
 from .add_record import record_add, sources_to_restore
 from .archive_clusters import ClustersMixin
 from .archive_labels import LabelsMixin, SuggestionsMixin
+from .archive_learning import LearningMixin
 from .atomic import atomic_write_bytes, leftover_temporary_files
 from .catalog import Catalog
 from .checking import ArchiveParts, check_archive, thumbnail_is_intact
@@ -110,7 +111,7 @@ def default_archive_folder() -> Path:
     return platformdirs.user_data_path("InspectorSearch", appauthor=False) / "archive"
 
 
-class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
+class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin, LearningMixin):
     """An opened archive folder. Use :meth:`open`; close it (or use ``with``) when done."""
 
     def __init__(self, folder: Path, extractor: FeatureExtractor, catalog: Catalog,
@@ -312,11 +313,16 @@ class Archive(LabelsMixin, SuggestionsMixin, ClustersMixin):
                 liked = self.store.project(self._marked_features(request.like))
                 unliked = self.store.project(self._marked_features(request.unlike))
                 vectors = rocchio(vectors if request.image is not None else vectors[:0], liked, unliked)
-            plain = self._nearest(vectors, pool + 1, allowed)
+            fitted = self.learned_map() if request.learned else None
+            reach = max(pool, self.rerank_candidates(k)) if fitted is not None else pool
+            plain = self._nearest(vectors, reach + 1, allowed)
             own = self._own_photo(query, plain, allowed)
-            plain = [(i, s) for i, s in plain if i != own][:pool]
+            plain = [(i, s) for i, s in plain if i != own][:reach]
             order = [i for i, _ in plain]
-            if expansion and plain:
+            if fitted is not None and plain:  # labels taught a better ranking: re-rank the best matches with it
+                order = [i for i in self._learned_order(fitted, query.features, vectors, order, expansion)
+                         if i != own][:pool]
+            elif expansion and plain:
                 order = [i for i in self._expanded(query.features, vectors, plain, expansion, pool + 1, allowed)
                          if i != own][:pool]
         inliers = self._inliers(query.keypoints, order[:CANDIDATES]) if request.verification else {}

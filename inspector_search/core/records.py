@@ -44,6 +44,8 @@ class SearchRequest:
     "more like this" / "less like this": the query moves towards and away from them
     (``core.feedback``); with ``image`` ``None`` and some ``like``, the liked photos are the query.
     ``verification`` False leaves out geometric verification (the global ranking alone; benchmarks).
+    ``learned``: once photos carry defect labels, re-rank with the map learned from them
+    (``core.learned_ranking``; ``False`` ranks as without labels).
     """
 
     image: Path | bytes | None
@@ -57,6 +59,7 @@ class SearchRequest:
     like: tuple[int, ...] = ()
     unlike: tuple[int, ...] = ()
     verification: bool = True
+    learned: bool = True
 
 
 @dataclass(frozen=True)
