@@ -13,7 +13,7 @@ folder) unless ``--url`` names one, then measures:
 * **sync**: a laptop pulling ``--sync-n`` photos (features, thumbnail, display copy) with the real
   ``sync``: time, photos/s and bytes; and, when ``../shared/datasets/neu_det`` is there, pushing
   real photos (display copies made from the originals);
-* **server memory**: resident memory of the PostgreSQL processes.
+* **server memory**: proportional set size (PSS) of the PostgreSQL processes.
 
 Vectors are those of ``benchmarks/search.py`` (clustered like projected photo features). Run from
 the project root (numbers in docs/benchmarks.md were taken on a loaded 2-core machine)::
@@ -24,6 +24,7 @@ the project root (numbers in docs/benchmarks.md were taken on a loaded 2-core ma
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
@@ -188,8 +189,12 @@ def server_memory_mb(server: TrialServer) -> float:
     pid = server.pid()
     if pid is None:
         return float("nan")
-    main = psutil.Process(pid)
-    return round(sum(p.memory_info().rss for p in [main, *main.children(recursive=True)]) / 1e6, 1)
+    main = psutil.Process(pid)  # PSS: shared buffers counted once, not once per backend that touched them
+    total = 0
+    for process in [main, *main.children(recursive=True)]:
+        with contextlib.suppress(psutil.NoSuchProcess):  # a backend that just ended
+            total += process.memory_full_info().pss
+    return round(total / 1e6, 1)
 
 
 def _jpeg(side: tuple[int, int], seed: int) -> bytes:
