@@ -86,6 +86,7 @@ class PhotoViewer(QDialog):
     """A window showing ``items[index]`` large; :meth:`step` moves through ``items``."""
 
     photoShown = Signal(object)  # the PhotoRecord now decoded and shown
+    photoDecodedAhead = Signal(int)  # the index of a photo decoded before it is asked for
 
     def __init__(self, items: Sequence[ViewerItem], index: int, runner: TaskRunner,
                  parent: QWidget | None = None) -> None:
@@ -98,6 +99,8 @@ class PhotoViewer(QDialog):
         self.index = max(0, min(index, len(self.items) - 1))
         self._runner = runner
         self._task: object | None = None
+        self._ahead_task: object | None = None
+        self._ahead: dict[int, QImage] = {}  # decoded photos by index: the one shown and the next
         self._generation = 0
         self._build()
         self.show_index(self.index)
@@ -158,7 +161,9 @@ class PhotoViewer(QDialog):
         return self.items[self.index].photo
 
     def show_index(self, index: int) -> None:
-        """Show ``items[index]``: metadata at once, the photo once a worker has decoded it."""
+        """Show ``items[index]``: metadata at once, the photo once a worker has decoded it (at once when it
+        was decoded ahead: the photo after the current one in the direction of the last step is)."""
+        direction = 1 if index >= self.index else -1
         self.index = index
         item = self.items[index]
         self.setWindowTitle(f"{photo_title(item.photo)} — {item.photo.path.name}")
@@ -166,24 +171,52 @@ class PhotoViewer(QDialog):
         self.position.setText(f"{index + 1} of {len(self.items)}")
         self.previous_button.setEnabled(index > 0)
         self.next_button.setEnabled(index < len(self.items) - 1)
-        self.view.set_message("Loading…")
         self._generation += 1
-        generation, path = self._generation, item.photo.path
+        generation = self._generation
         if self._task is not None:
             self._runner.drop(self._task)
+        ready = self._ahead.get(index)
+        if ready is not None:
+            self._show_image(item, ready)
+        else:
+            self.view.set_message("Loading…")
 
-        def loaded(image: QImage) -> None:
-            if generation == self._generation:
-                self.view.set_image(image)
-                self.view.set_zoom(1.0, QPointF(0.5, 0.5))
-                self.photoShown.emit(item.photo)
+            def loaded(image: QImage) -> None:
+                if generation == self._generation:
+                    self._show_image(item, image)
 
-        def failed(error: BaseException) -> None:
-            if generation == self._generation:
-                self.view.set_message(f"Cannot show this photo:\n{error}")
+            def failed(error: BaseException) -> None:
+                if generation == self._generation:
+                    self.view.set_message(f"Cannot show this photo:\n{error}")
 
-        self._task = self._runner.submit(lambda _p: load_full_image(path, FULL_RESOLUTION), loaded, failed,
-                                         name="viewer", context=self)
+            path = item.photo.path
+            self._task = self._runner.submit(lambda _p: load_full_image(path, FULL_RESOLUTION), loaded, failed,
+                                             name="viewer", context=self)
+        self._decode_ahead(index, index + direction)
+
+    def _show_image(self, item: ViewerItem, image: QImage) -> None:
+        self._ahead = {i: im for i, im in self._ahead.items() if abs(i - self.index) <= 1}  # this and the next
+        self._ahead[self.index] = image
+        self.view.set_image(image)
+        self.view.set_zoom(1.0, QPointF(0.5, 0.5))
+        self.photoShown.emit(item.photo)
+
+    def _decode_ahead(self, current: int, target: int) -> None:
+        """Decode ``items[target]`` in the background (at most it and the shown photo are kept decoded)."""
+        if not 0 <= target < len(self.items) or target in self._ahead:
+            return
+        if self._ahead_task is not None:
+            self._runner.drop(self._ahead_task)
+        path = self.items[target].photo.path
+
+        def keep(image: QImage) -> None:
+            if self.index == current:
+                self._ahead = {i: im for i, im in self._ahead.items() if i == current}
+                self._ahead[target] = image  # kept: the shown photo and this one
+                self.photoDecodedAhead.emit(target)
+
+        self._ahead_task = self._runner.submit(lambda _p: load_full_image(path, FULL_RESOLUTION), keep, None,
+                                               name="viewer-ahead", context=self)
 
     def step(self, delta: int) -> None:
         """The previous (-1) or next (+1) photo of the list; nothing past either end."""
@@ -208,6 +241,8 @@ class PhotoViewer(QDialog):
 
     def done(self, result: int) -> None:
         self._generation += 1
-        if self._task is not None:
-            self._runner.drop(self._task)  # no waiting on the GUI thread
+        for task in (self._task, self._ahead_task):
+            if task is not None:
+                self._runner.drop(task)  # no waiting on the GUI thread
+        self._ahead.clear()
         super().done(result)

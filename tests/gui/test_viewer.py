@@ -38,8 +38,13 @@ def test_space_opens_the_viewer_and_steps_through_the_results(qtbot, window, que
         assert viewer.view.image_size().toSize().toTuple() == original.size  # every pixel
     assert "Similarity" in viewer.side_bar.text() and viewer.photo.equipment_tag in viewer.side_bar.text()
     assert viewer.position.text() == f"3 of {proxy.rowCount()}"
+    qtbot.waitUntil(lambda: 3 in viewer._ahead, timeout=30000)  # the next photo is decoded ahead
+    shown = []
+    viewer.photoShown.connect(shown.append)
     qtbot.keyClick(viewer.view, Qt.Key.Key_Right)  # fitted: the arrows step
     assert viewer.index == 3 and viewer.photo == proxy.index(3, 0).data(Qt.ItemDataRole.UserRole + 2)
+    assert shown == [viewer.photo] and viewer.view.has_image()  # shown at once, no "Loading…"
+    assert set(viewer._ahead) <= {2, 3, 4}
     qtbot.keyClick(viewer.view, Qt.Key.Key_PageUp)
     assert viewer.index == 2
     viewer.step(-10)  # nothing past the ends
