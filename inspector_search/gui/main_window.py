@@ -77,6 +77,7 @@ class MainWindow(QMainWindow, ReportsAndArchives):
         self.last_viewer: PhotoViewer | None = None
         self.last_check: CheckDialog | None = None
         self.last_duplicates: DuplicatesDialog | None = None
+        self.last_clusters = None  # the latest Clusters dialog (tests look at it)
         self._add_dialog: AddPhotosDialog | None = None
         self.owns_archive = False  # True for a window opened by switching archives
         self._more = 0  # matches fetched beyond the Matches number, by scrolling to the end
@@ -159,6 +160,8 @@ class MainWindow(QMainWindow, ReportsAndArchives):
         self.plant_sync = SyncController(self.archive, self)  # File > Sync with plant archive, state in the status bar
         self.duplicates_action = self._action("Review duplicates…", "compare", None, self.show_duplicates)
         self.duplicates_action.setToolTip("Groups of near-identical photos: keep one or dismiss; decisions are kept")
+        self.clusters_action = self._action("Clusters…", "group", None, self.show_clusters)
+        self.clusters_action.setToolTip("The archive grouped into clusters of look-alike photos; label a whole cluster")
         self.check_action = self._action("Check && repair archive…", "", None, self.show_check)
         self.check_action.setToolTip("Verify catalog, photo files, index and thumbnails; repair what can be rebuilt")
         self.open_archive_action = self._action("Open archive…", "folder", "Ctrl+Shift+O", self.ask_open_archive)
@@ -222,6 +225,7 @@ class MainWindow(QMainWindow, ReportsAndArchives):
         tools_menu = self.menuBar().addMenu("&Tools")
         tools_menu.addAction(self.check_action)
         tools_menu.addAction(self.duplicates_action)
+        tools_menu.addAction(self.clusters_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("About Inspector Search", self.show_about)
         toolbar = QToolBar("Main")

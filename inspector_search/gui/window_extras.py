@@ -16,6 +16,7 @@ from inspector_search.core.records import PhotoRecord
 from inspector_search.core.reporting import write_report
 
 from .check_dialog import CheckDialog
+from .clusters_dialog import ClustersDialog
 from .compare import CompareDialog
 from .duplicates_dialog import DuplicatesDialog
 from .messages import describe_error
@@ -93,6 +94,13 @@ class ReportsAndArchives:
         dialog = DuplicatesDialog(self.archive, self.thumbnails, self._runner, self)
         dialog.show()
         self._remember_dialog("last_duplicates", dialog)
+        return dialog
+
+    def show_clusters(self) -> ClustersDialog:
+        """The archive's clusters of look-alike photos (computed on a worker when there are none)."""
+        dialog = ClustersDialog(self.archive, self.thumbnails, self._runner, self)
+        dialog.show()
+        self._remember_dialog("last_clusters", dialog)
         return dialog
 
     def show_check(self) -> CheckDialog:
