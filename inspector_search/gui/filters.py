@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QLineEdit,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -62,6 +63,15 @@ class FilterPanel(QGroupBox):
         self._span: tuple[date, date] | None = None
         form = QFormLayout(self)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.text = QLineEdit()
+        self.text.setPlaceholderText("e.g. flange leak")
+        self.text.setClearButtonEnabled(True)
+        self.text.setAccessibleName("Words filter")
+        self.text.setToolTip("Only photos whose labels, notes, equipment, site or inspector hold every word "
+                             "(Enter searches; without a query photo, the photos holding the words)")
+        self.text.editingFinished.connect(self._text_changed)
+        self._last_text = ""
+        form.addRow("Words", self.text)
         self.combos: dict[str, QComboBox] = {}
         for key, caption, tooltip in NAME_FILTERS:
             combo = self._combo(tooltip)
@@ -226,6 +236,15 @@ class FilterPanel(QGroupBox):
         self._update_reset()
         if changed:
             self._debounce.start()
+
+    def words(self) -> str | None:
+        """The typed words, or ``None``."""
+        return self.text.text().strip() or None
+
+    def _text_changed(self) -> None:
+        if self.text.text().strip() != self._last_text:
+            self._last_text = self.text.text().strip()
+            self.filtersChanged.emit()
 
     def search_filter(self) -> SearchFilter:
         since = until = None

@@ -371,11 +371,12 @@ class MainWindow(QMainWindow, ReportsAndArchives):
         return self.group_action.isChecked()
 
     def current_request(self) -> SearchRequest | None:
-        source = self.query_pane.source
-        if source is None:
+        source, words = self.query_pane.source, self.filters.words()
+        if source is None and words is None:
             return None
         return SearchRequest(
             image=source,
+            text=words,
             top_k=self.filters.top_k.value() + self._more,
             filter=self.filters.search_filter(),
             # Grouped, the minimum similarity decides which photos an equipment's match count counts,
@@ -398,7 +399,7 @@ class MainWindow(QMainWindow, ReportsAndArchives):
         self._update_photo_actions()
 
     def _filters_changed(self) -> None:
-        if self.query_pane.source is not None:
+        if self.query_pane.source is not None or self.filters.words() is not None:
             self.run_search()
 
     def _min_score_changed(self, value: float) -> None:
