@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 from inspector_search.core.records import PhotoRecord
 
 from .dates import human_timestamp
+from .label_panel import SuggestionsBox, labels_text
 from .results import format_date, photo_title
 from .thumbnails import ThumbnailLoader
 from .workers import TaskRunner
@@ -101,6 +102,7 @@ class DetailPane(QWidget):
         ("date", "Inspected"),
         ("inspector", "Inspector"),
         ("notes", "Notes"),
+        ("labels", "Labels"),
         ("taken", "Taken"),
         ("file", "File"),
         ("path", "Path"),
@@ -147,6 +149,8 @@ class DetailPane(QWidget):
             label.setTextFormat(Qt.TextFormat.PlainText)
             self.labels[key] = label
             self.form.addRow(caption, label)
+        self.suggestions = SuggestionsBox()
+        self.form.addRow(self.suggestions)
         self.extra = QLabel()
         self.extra.setWordWrap(True)
         self.extra.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -196,6 +200,7 @@ class DetailPane(QWidget):
             "date": format_date(photo.inspected_on) if photo.inspected_on else None,
             "inspector": photo.inspector,
             "notes": photo.notes,
+            "labels": labels_text(photo),
             "taken": human_timestamp(photo.taken_at),
             "file": file_facts(photo, CHECKING_TEXT),
             "path": str(photo.path),

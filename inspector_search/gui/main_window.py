@@ -40,6 +40,7 @@ from .duplicates_dialog import DuplicatesDialog
 from .filters import FilterPanel
 from .history import HistoryDialog
 from .icons import app_icon, icon
+from .label_panel import LabelController
 from .messages import describe_error
 from .query_pane import QueryPane
 from .results import GroupState, Role
@@ -88,6 +89,8 @@ class MainWindow(QMainWindow, ReportsAndArchives):
         self.setWindowTitle(f"Inspector Search — {Path(archive.folder).name}")
         self.setWindowIcon(app_icon())
         self._build_panes()
+        self.labelling = LabelController(archive, self._runner, self.detail.suggestions, self)
+        self.labelling.changed.connect(self._labels_changed)
         self._name_widgets()
         self._build_actions()
         self._build_menus_and_toolbar()
@@ -472,7 +475,14 @@ class MainWindow(QMainWindow, ReportsAndArchives):
     # -- current photo -------------------------------------------------------------------------
     def _current_changed(self, photo: PhotoRecord | None, score: float | None) -> None:
         self.detail.show_photo(photo, score)
+        self.labelling.show_photo(photo)
         self._update_photo_actions()
+
+    def _labels_changed(self, photo: PhotoRecord) -> None:
+        """A suggestion was accepted: show the photo again with its new labels."""
+        if self.detail.photo is not None and self.detail.photo.image_id == photo.image_id:
+            self.detail.show_photo(photo, self.detail.score)
+            self.labelling.show_photo(photo)
 
     def current_photo(self) -> PhotoRecord | None:
         return self.detail.photo
@@ -499,6 +509,7 @@ class MainWindow(QMainWindow, ReportsAndArchives):
     def show_detail(self, photo: PhotoRecord, score: float | None = None) -> None:
         """Make ``photo`` the current photo: the detail pane (reopened if collapsed) and the photo actions."""
         self.detail.show_photo(photo, score)
+        self.labelling.show_photo(photo)
         sizes = self.splitter.sizes()
         if sizes[2] == 0:
             sizes[2] = DEFAULT_SPLITTER[2]
