@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .api.settings import DEFAULT_HOST, DEFAULT_PORT, ServerSettings
 from .api.tokens import SCOPES, TokenStore
-from .core.archive import CATALOG_FILE, Archive, default_archive_folder
+from .core.archive import CATALOG_FILE, default_archive_folder, open_archive
 from .core.errors import NotAnArchiveError
 
 EXIT_ERROR = 1
@@ -68,6 +68,9 @@ def add_api_commands(sub: argparse._SubParsersAction, at_least) -> None:  # noqa
 
 def cmd_token(_archive: None, args: argparse.Namespace) -> int:
     folder = args.archive or default_archive_folder()
+    if isinstance(folder, str):  # a shared archive's URL: its tokens live in its local folder
+        with open_archive(folder, model=args.model, create=False) as shared:
+            folder = shared.folder
     store = TokenStore(folder)
     if args.token_command == "create" and not (folder / CATALOG_FILE).is_file():  # a mistyped --archive
         raise NotAnArchiveError(folder, f"not an Inspector Search archive (it holds no {CATALOG_FILE})")
@@ -118,7 +121,7 @@ def cmd_serve(_archive: None, args: argparse.Namespace) -> int:
     settings = settings_from(args)
     folder = args.archive or default_archive_folder()
     sock = _listening_socket(args.host, args.port)
-    with Archive.open(folder, model=args.model, threads=1, create=False) as archive:
+    with open_archive(folder, model=args.model, threads=1, create=False) as archive:  # local or shared
         archive.warm_up()
         app = create_app(archive, settings)
         config = uvicorn.Config(app, log_level="info" if args.verbose else "warning", access_log=args.verbose,
@@ -130,7 +133,7 @@ def cmd_serve(_archive: None, args: argparse.Namespace) -> int:
         if not _is_loopback(host) and args.ssl_certfile is None:
             print(f"inspector-search: warning: serving {host} without TLS: tokens and photos cross the network "
                   "unencrypted (see --ssl-certfile in docs/api.md)", file=sys.stderr, flush=True)
-        if not TokenStore(folder).records():
+        if not TokenStore(archive.folder).records():
             print("inspector-search: no API tokens yet; every request will be refused until you run "
                   "`inspector-search token create --scope read`", file=sys.stderr, flush=True)
         logging.getLogger("uvicorn.error").setLevel(logging.INFO if args.verbose else logging.WARNING)

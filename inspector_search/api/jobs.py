@@ -260,7 +260,10 @@ class JobManager:
         atomic_write_bytes(csv_path, buffer.getvalue().encode("utf-8"))
         report = self.archive.add([stored], metadata=csv_path, progress=progress)
         result = add_json(report)
-        result["image_id"] = self.archive.files_below(stored.parent).get(stored)
+        found = self.archive.files_below(stored.parent) if hasattr(self.archive, "files_below") else None
+        result["image_id"] = found.get(stored) if found is not None else None
+        if found is None:  # a shared archive: its photos are identified on the server
+            return result
         if result["image_id"] is None and not report.cancelled:
             for leftover in (stored, csv_path):
                 with contextlib.suppress(OSError):

@@ -203,8 +203,13 @@ def thumbnail(api: ApiDep, image_id: PhotoId,
             summary="The original photo file")
 def image(api: ApiDep, image_id: PhotoId) -> FileResponse:
     """The photo file as it was added: only a file the archive holds, unchanged since it was added."""
+    archive = api.require_archive()
+    if not hasattr(archive, "photo_file"):  # a shared archive keeps no photo files of its own
+        _photo_or_404(api, image_id)
+        raise ApiError(501, "not_available", "original files are not served from a shared archive; "
+                                             "use /thumbnail, or the photo's path")
     try:
-        path = api.require_archive().photo_file(image_id)
+        path = archive.photo_file(image_id)
     except QueryError as exc:
         raise ApiError(404, "not_found", str(exc)) from None
     except ImageError as exc:
