@@ -83,6 +83,7 @@ class MainWindow(QMainWindow, ReportsAndArchives):
         self.owns_archive = False  # True for a window opened by switching archives
         self._more = 0  # matches fetched beyond the Matches number, by scrolling to the end
         self._loading_more = False
+        self.feedback: dict[int, bool] = {}  # results marked more (True) or less (False) like this query
         self._runner = TaskRunner(max_threads=2, parent=self)
         self.thumbnails = ThumbnailLoader(archive, parent=self)
         self.searcher = SearchController(archive, self)
@@ -260,6 +261,7 @@ class MainWindow(QMainWindow, ReportsAndArchives):
         bar.addPermanentWidget(self.model_label)
 
     def _connect(self) -> None:
+        self.query_pane.queryChanged.connect(self.feedback.clear)  # marks belong to the query they refined
         self.query_pane.queryChanged.connect(self.run_search)
         self.plant_sync.synced.connect(lambda _report: self.refresh_status())
         self.filters.filtersChanged.connect(self._filters_changed)
@@ -387,6 +389,8 @@ class MainWindow(QMainWindow, ReportsAndArchives):
             min_score=float(self.filters.min_score.value()) if self.grouped else 0.0,
             crop=self.query_pane.region(),
             rotations=self.filters.rotations.isChecked(),
+            like=tuple(i for i, liked in self.feedback.items() if liked),
+            unlike=tuple(i for i, liked in self.feedback.items() if not liked),
         )
 
     def run_search(self) -> None:
@@ -564,7 +568,34 @@ class MainWindow(QMainWindow, ReportsAndArchives):
                 toggle.triggered.connect(lambda: self.results.toggle_group(index))
                 menu.insertAction(menu.actions()[0], toggle)
                 menu.insertSeparator(menu.actions()[1])
+            self._add_feedback_actions(menu, index.data(Role.PHOTO))
             menu.exec(view.viewport().mapToGlobal(pos))
+
+    def _add_feedback_actions(self, menu: QMenu, photo: PhotoRecord) -> None:
+        """More like this / Less like this on a match: the search is refined with the marked photos."""
+        menu.addSeparator()
+        marked = self.feedback.get(photo.image_id)
+        more = menu.addAction("More like this", lambda: self.mark_result(photo, True))
+        more.setCheckable(True)
+        more.setChecked(marked is True)
+        less = menu.addAction("Less like this", lambda: self.mark_result(photo, False))
+        less.setCheckable(True)
+        less.setChecked(marked is False)
+        if self.feedback:
+            menu.addAction(f"Forget the {len(self.feedback)} marked result(s)", self.clear_marks)
+
+    def mark_result(self, photo: PhotoRecord, liked: bool) -> None:
+        """Mark a match more (or less) like what is sought and search again with the refined query;
+        marking it the same way again takes the mark off."""
+        if self.feedback.get(photo.image_id) is liked:
+            del self.feedback[photo.image_id]
+        else:
+            self.feedback[photo.image_id] = liked
+        self.run_search()
+
+    def clear_marks(self) -> None:
+        self.feedback.clear()
+        self.run_search()
 
     # -- secondary windows ---------------------------------------------------------------------
     def show_current_history(self) -> None:
