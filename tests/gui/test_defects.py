@@ -132,6 +132,7 @@ def test_dates_default_to_the_archives_span(qtbot, window, query_photo) -> None:
     qtbot.waitUntil(lambda: filters.date_span() == (first, last), timeout=10000)
     assert filters.since.date().toPython() == first and filters.until.date().toPython() == last
     window.filters.top_k.setValue(100)
+    window.filters.discard_pending()  # no late search for the Matches change
     with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
         drop_files(window.query_pane, [query_photo])
     everything = len(window.results.model.items())
