@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from . import clustering
 from .catalog import now_iso
 from .errors import QueryError
+from .photo_map import layout_2d
 from .progress import Progress
 from .records import ClusterReport, ClusterSummary
 
@@ -67,6 +70,20 @@ class ClustersMixin:
         if not found:
             raise QueryError(f"no cluster {cluster} in this archive (run `inspector-search clusters` first)")
         return found
+
+    def photo_map(self, progress: Progress | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(photo ids, (N, 2) positions in the unit square): the archive laid out so that look-alike
+        photos lie close together (see :mod:`~inspector_search.core.photo_map`), cached until photos
+        or the projection change."""
+        self._load_store()  # type: ignore[attr-defined]
+        key = (self.catalog.generation, self.store.describe()[0])
+        cached = self.__dict__.get("_map_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        ids, vectors = self.vectors()  # type: ignore[attr-defined]
+        result = (ids, layout_2d(vectors, progress=progress))
+        self.__dict__["_map_cache"] = (key, result)
+        return result
 
     def assign_new_photos_to_clusters(self) -> bool:
         """Put photos added since the clustering in their nearest cluster (``add`` does it); True

@@ -79,11 +79,13 @@ class MainWindow(QMainWindow, ReportsAndArchives):
         self.last_check: CheckDialog | None = None
         self.last_duplicates: DuplicatesDialog | None = None
         self.last_clusters = None  # the latest Clusters dialog (tests look at it)
+        self.last_map = None
         self._add_dialog: AddPhotosDialog | None = None
         self.owns_archive = False  # True for a window opened by switching archives
         self._more = 0  # matches fetched beyond the Matches number, by scrolling to the end
         self._loading_more = False
         self.feedback: dict[int, bool] = {}  # results marked more (True) or less (False) like this query
+        self.like_only = False  # searching with the map's selection instead of the query photo
         self._runner = TaskRunner(max_threads=2, parent=self)
         self.thumbnails = ThumbnailLoader(archive, parent=self)
         self.searcher = SearchController(archive, self)
@@ -166,6 +168,9 @@ class MainWindow(QMainWindow, ReportsAndArchives):
         self.duplicates_action.setToolTip("Groups of near-identical photos: keep one or dismiss; decisions are kept")
         self.clusters_action = self._action("Clusters…", "group", None, self.show_clusters)
         self.clusters_action.setToolTip("The archive grouped into clusters of look-alike photos; label a whole cluster")
+        self.map_action = self._action("Map of the archive…", "browser", None, self.show_map)
+        self.map_action.setToolTip("Every photo placed so that look-alike photos lie close together; select to "
+                                   "label or search")
         self.check_action = self._action("Check && repair archive…", "", None, self.show_check)
         self.check_action.setToolTip("Verify catalog, photo files, index and thumbnails; repair what can be rebuilt")
         self.open_archive_action = self._action("Open archive…", "folder", "Ctrl+Shift+O", self.ask_open_archive)
@@ -230,6 +235,7 @@ class MainWindow(QMainWindow, ReportsAndArchives):
         tools_menu.addAction(self.check_action)
         tools_menu.addAction(self.duplicates_action)
         tools_menu.addAction(self.clusters_action)
+        tools_menu.addAction(self.map_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("About Inspector Search", self.show_about)
         toolbar = QToolBar("Main")
@@ -261,7 +267,7 @@ class MainWindow(QMainWindow, ReportsAndArchives):
         bar.addPermanentWidget(self.model_label)
 
     def _connect(self) -> None:
-        self.query_pane.queryChanged.connect(self.feedback.clear)  # marks belong to the query they refined
+        self.query_pane.queryChanged.connect(self._new_query)  # marks belong to the query they refined
         self.query_pane.queryChanged.connect(self.run_search)
         self.plant_sync.synced.connect(lambda _report: self.refresh_status())
         self.filters.filtersChanged.connect(self._filters_changed)
@@ -376,8 +382,8 @@ class MainWindow(QMainWindow, ReportsAndArchives):
         return self.group_action.isChecked()
 
     def current_request(self) -> SearchRequest | None:
-        source, words = self.query_pane.source, self.filters.words()
-        if source is None and words is None:
+        source, words = None if self.like_only else self.query_pane.source, self.filters.words()
+        if source is None and words is None and not any(self.feedback.values()):
             return None
         return SearchRequest(
             image=source,
@@ -591,6 +597,17 @@ class MainWindow(QMainWindow, ReportsAndArchives):
             del self.feedback[photo.image_id]
         else:
             self.feedback[photo.image_id] = liked
+        self.run_search()
+
+    def _new_query(self) -> None:
+        self.feedback.clear()
+        self.like_only = False
+
+    def search_like(self, image_ids: tuple[int, ...]) -> None:
+        """Search for photos like these archive photos (the map's selection): they are the query."""
+        self.like_only = True  # until the next query photo: the selection alone is the query
+        self.feedback.clear()
+        self.feedback.update({int(i): True for i in image_ids})
         self.run_search()
 
     def clear_marks(self) -> None:

@@ -19,6 +19,7 @@ from .check_dialog import CheckDialog
 from .clusters_dialog import ClustersDialog
 from .compare import CompareDialog
 from .duplicates_dialog import DuplicatesDialog
+from .map_dialog import MapDialog
 from .messages import describe_error
 from .results import Role
 from .viewer import PhotoViewer, ViewerItem
@@ -101,6 +102,14 @@ class ReportsAndArchives:
         dialog = ClustersDialog(self.archive, self.thumbnails, self._runner, self)
         dialog.show()
         self._remember_dialog("last_clusters", dialog)
+        return dialog
+
+    def show_map(self) -> MapDialog:
+        """The map of the archive (laid out on a worker); "Search like these" searches with the selection."""
+        dialog = MapDialog(self.archive, self.thumbnails, self._runner, self)
+        dialog.searchRequested.connect(self.search_like)
+        dialog.show()
+        self._remember_dialog("last_map", dialog)
         return dialog
 
     def show_check(self) -> CheckDialog:
