@@ -76,10 +76,16 @@ def text_ranked(conn: sqlite3.Connection, text: str, limit: int,
                 allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
     """The best ``limit`` live photos for the words by BM25, as ``(id, relevance in (0, 1))``; with
     ``allowed`` only those ids (a metadata filter)."""
-    rows = conn.execute(
-        "SELECT t.rowid, -bm25(photo_text) AS relevance FROM photo_text t "
-        "JOIN images i ON i.id = t.rowid AND i.deleted = 0 WHERE photo_text MATCH ? "
-        "ORDER BY relevance DESC, t.rowid", (match_expression(text),))
+    expression = match_expression(text)
+    if allowed is None:  # FTS5 sorts by its rank and stops at the limit (deleted photos skipped after)
+        rows = conn.execute(
+            "SELECT t.rowid, -t.rank FROM photo_text t JOIN images i ON i.id = t.rowid AND i.deleted = 0 "
+            "WHERE photo_text MATCH ? ORDER BY t.rank LIMIT ?", (expression, int(limit)))
+    else:
+        rows = conn.execute(
+            "SELECT t.rowid, -bm25(photo_text) AS relevance FROM photo_text t "
+            "JOIN images i ON i.id = t.rowid AND i.deleted = 0 WHERE photo_text MATCH ? "
+            "ORDER BY relevance DESC, t.rowid", (expression,))
     keep = None if allowed is None else set(allowed.tolist())
     ranked: list[tuple[int, float]] = []
     for image_id, relevance in rows:
