@@ -197,3 +197,38 @@ def test_label_command_end_to_end(built: tuple[Path, Path], tmp_path: Path) -> N
     assert proc.returncode == 1 and "no photo with id 12345" in proc.stderr and "Traceback" not in proc.stderr
     proc = run("label", "assign", "1", archive=folder, check=False)
     assert proc.returncode == 1 and "no label given" in proc.stderr
+
+
+def test_labelling_from_two_processes_during_an_add_loses_nothing(built: tuple[Path, Path], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import threading
+
+    from conftest import neu_sample
+
+    folder = tmp_path / "archive"
+    shutil.copytree(built[0], folder)
+    with Archive.open(folder) as archive:
+        ids = sorted(ids_by_name(archive).values())
+    extra = tmp_path / "more"
+    extra.mkdir()
+    for src in neu_sample(30, (NEU_CLASSES[4],)):
+        shutil.copy2(src, extra / src.name)
+
+    def label(part: list[int], value: str) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "inspector_search", "--archive", str(folder), "label",
+                                 "assign", *map(str, part), "--tag", value], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+
+    with Archive.open(folder) as archive:
+        adding = threading.Thread(target=lambda: archive.add([extra]))
+        adding.start()
+        first, second = label(ids[::2], "first"), label(ids[1::2], "second")
+        for proc in (first, second):
+            _out, err = proc.communicate(timeout=300)
+            assert proc.returncode == 0, err
+        adding.join(timeout=300)
+        assert archive.catalog.counts()["photos"] == len(ids) + 30
+        assert archive.photos_with_label("tag", "first") == ids[::2]
+        assert archive.photos_with_label("tag", "second") == ids[1::2]
+        assert sorted(a.verb for a in archive.label_actions()) == ["assign", "assign"]
