@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from conftest import NEU_CLASSES, plant_folder
 
+from inspector_search.core import archive_learning
 from inspector_search.core.archive import Archive
 from inspector_search.core.learned_ranking import fit_learned_map
 from inspector_search.core.records import SearchRequest
@@ -41,7 +42,7 @@ def mean_ap(archive: Archive, classes: dict[int, str], queries: list[int], learn
     return float(np.mean(aps))
 
 
-def test_defect_labels_teach_the_ranking_and_undo_takes_it_back(tmp_path: Path) -> None:
+def test_defect_labels_teach_the_ranking_and_undo_takes_it_back(tmp_path: Path, monkeypatch) -> None:
     photos = plant_folder(tmp_path / "photos", per_class=15, classes=CLASSES)
     with Archive.open(tmp_path / "archive") as archive:
         archive.add([photos])
@@ -63,6 +64,12 @@ def test_defect_labels_teach_the_ranking_and_undo_takes_it_back(tmp_path: Path) 
         assert after > before + 0.05, (before, after)
         hits = archive.search(SearchRequest(image=query, top_k=20))
         assert hits[0].photo.path == query and hits[0].score == pytest.approx(1.0, abs=1e-3)
+        with Archive.open(tmp_path / "archive") as again:  # another process: the stored map, not a new fit
+            monkeypatch.setattr(archive_learning, "fit_learned_map", lambda *a, **k: pytest.fail("fitted again"))
+            reloaded = again.learned_map()
+            assert reloaded is not None and np.allclose(reloaded.matrix, fitted.matrix)
+            assert again.search(SearchRequest(image=query, top_k=20)) == hits
+        monkeypatch.undo()
 
         for _ in labelled:
             archive.undo_labels()

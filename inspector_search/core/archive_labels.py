@@ -108,6 +108,7 @@ class SuggestionsMixin:
     store: VectorStore
 
     def _suggestion_models(self) -> dict[str, KindModel]:
+        self._load_store()  # type: ignore[attr-defined]  # the key names the projection
         key = (self.labels_generation(), self.catalog.generation, self.store.describe()[0])
         lock = self.__dict__.setdefault("_suggestion_lock", threading.Lock())
         with lock:
