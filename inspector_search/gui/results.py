@@ -258,6 +258,8 @@ class ResultsModel(QAbstractListModel):
         lines.append(" · ".join(filter(None, [photo.site, photo.area, format_date(photo.inspected_on)])))
         if photo.inspector:
             lines.append(f"Inspector: {photo.inspector}")
+        if photo.labels:
+            lines.append("Labels: " + ", ".join(label.value for label in photo.labels))
         if item.score is not None:
             lines.append(f"Similarity {item.score:.3f}")
         if item.is_query:

@@ -43,3 +43,15 @@ def test_accept_and_reject_a_suggestion(qtbot, settings, plant_photos: Path, tmp
         assert not box.rows and box.isHidden()
         assert archive.photo(second.image_id).labels == ()
         window.shutdown()
+
+
+def test_tile_tooltip_lists_the_photos_labels(window) -> None:
+    from inspector_search.core.records import Label, PhotoRecord
+    from inspector_search.gui.results import ResultItem, ResultsModel
+
+    model = ResultsModel(window.thumbnails)
+    photo = PhotoRecord(7, Path("/photos/p.jpg"), equipment_tag="P-101",
+                        labels=(Label("defect", "corrosion"), Label("tag", "flange")))
+    model.set_items([ResultItem(photo, 0.9, 1), ResultItem(PhotoRecord(8, Path("/photos/q.jpg")), 0.8, 2)])
+    assert "Labels: corrosion, flange" in model.index(0).data(0x0003)  # ToolTipRole
+    assert "Labels" not in model.index(1).data(0x0003)
