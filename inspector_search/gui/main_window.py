@@ -168,6 +168,8 @@ class MainWindow(QMainWindow, ReportsAndArchives):
         self.duplicates_action.setToolTip("Groups of near-identical photos: keep one or dismiss; decisions are kept")
         self.clusters_action = self._action("Clusters…", "group", None, self.show_clusters)
         self.clusters_action.setToolTip("The archive grouped into clusters of look-alike photos; label a whole cluster")
+        self.undo_labels_action = self._action("Undo last label change", "", "Ctrl+Z", self.undo_labels)
+        self.undo_labels_action.setToolTip("Reverse the latest label change (assign, accept, cluster or import)")
         self.map_action = self._action("Map of the archive…", "browser", None, self.show_map)
         self.map_action.setToolTip("Every photo placed so that look-alike photos lie close together; select to "
                                    "label or search")
@@ -231,6 +233,8 @@ class MainWindow(QMainWindow, ReportsAndArchives):
         photo_menu = self.menuBar().addMenu("&Photo")
         for action in self.photo_actions:
             photo_menu.addAction(action)
+        photo_menu.addSeparator()
+        photo_menu.addAction(self.undo_labels_action)
         tools_menu = self.menuBar().addMenu("&Tools")
         tools_menu.addAction(self.check_action)
         tools_menu.addAction(self.duplicates_action)
@@ -487,6 +491,23 @@ class MainWindow(QMainWindow, ReportsAndArchives):
         self.detail.show_photo(photo, score)
         self.labelling.show_photo(photo)
         self._update_photo_actions()
+
+    def undo_labels(self) -> None:
+        """Reverse the latest label change (on the runner); the photo shown is read again."""
+        archive, shown = self.archive, self.detail.photo
+
+        def undo(_progress: Any) -> tuple[Any, PhotoRecord | None]:
+            action = archive.undo_labels()
+            return action, archive.photo(shown.image_id) if shown is not None else None
+
+        def done(result: tuple[Any, PhotoRecord | None]) -> None:
+            action, photo = result
+            self.statusBar().showMessage("Nothing to undo" if action is None else f"Undone: {action.summary}", 8000)
+            if photo is not None:
+                self._labels_changed(photo)
+
+        self._runner.submit(undo, done, lambda error: self.statusBar().showMessage(describe_error(error), 8000),
+                            name="undo-labels", context=self)
 
     def _labels_changed(self, photo: PhotoRecord) -> None:
         """A suggestion was accepted: show the photo again with its new labels."""

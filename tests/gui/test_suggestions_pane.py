@@ -36,6 +36,10 @@ def test_accept_and_reject_a_suggestion(qtbot, settings, plant_photos: Path, tmp
                         timeout=30000)
         assert archive.photo(first.image_id).label_values("defect") == [defect[first.equipment_tag]]
         qtbot.waitUntil(lambda: not box.rows, timeout=30000)  # labelled now: nothing more to suggest
+        window.undo_labels_action.trigger()  # Photo > Undo last label change
+        qtbot.waitUntil(lambda: window.detail.labels["labels"].isHidden(), timeout=30000)
+        assert archive.photo(first.image_id).labels == ()
+        assert "Undone: accept 1 suggested label(s)" in window.statusBar().currentMessage()
 
         window.show_detail(second)
         qtbot.waitUntil(lambda: bool(box.rows), timeout=60000)
