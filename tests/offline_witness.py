@@ -106,6 +106,8 @@ def foreign_writes(lines: Iterable[str], allowed: Iterable[Path], cwd: Path) -> 
         if " = -1 " in line:  # a failed call wrote nothing
             continue
         for path in _written_paths(name, args):
+            if path.startswith("/proc/"):  # e.g. linkat's /proc/self/fd/N: another process's fd, not a file here
+                continue
             full = os.path.realpath(os.path.join(cwd, path))
             if full in ("/dev/null", "/dev/tty") or full.startswith(("/dev/shm/", "/proc/", "/dev/pts/")):
                 continue
