@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QPen, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QKeySequence, QMouseEvent, QPen, QShortcut, QWheelEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -40,7 +40,10 @@ ID_ROLE = 0
 
 
 class MapView(QGraphicsView):
-    """Zoom with the wheel, pan by dragging; in select mode a rectangle selects."""
+    """Zoom with the wheel, pan by dragging; in select mode a rectangle selects; a double click on a
+    photo asks for it in the viewer."""
+
+    photoActivated = Signal(int)
 
     def __init__(self, scene: QGraphicsScene, parent: QWidget | None = None) -> None:
         super().__init__(scene, parent)
@@ -52,6 +55,13 @@ class MapView(QGraphicsView):
         factor = 1.25 if event.angleDelta().y() > 0 else 0.8
         self.scale(factor, factor)
 
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        item = self.itemAt(event.position().toPoint())
+        if item is not None and item.data(ID_ROLE) is not None:
+            self.photoActivated.emit(int(item.data(ID_ROLE)))
+        else:
+            super().mouseDoubleClickEvent(event)
+
     def set_select_mode(self, on: bool) -> None:
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag if on else QGraphicsView.DragMode.ScrollHandDrag)
 
@@ -62,6 +72,7 @@ class MapDialog(QDialog):
     loaded = Signal()
     labelled = Signal(object)
     searchRequested = Signal(object)  # tuple of photo ids to search "more like"
+    viewRequested = Signal(object, int)  # photo ids to step through in the viewer, and the one to show first
 
     def __init__(self, archive: Any, thumbnails: ThumbnailLoader, runner: TaskRunner,
                  parent: QWidget | None = None) -> None:
@@ -83,6 +94,7 @@ class MapDialog(QDialog):
         self.scene = QGraphicsScene(self)
         self.view = MapView(self.scene)
         self.view.setAccessibleName("Map of the archive's photos")
+        self.view.photoActivated.connect(self.view_photo)
         layout.addWidget(self.view, 1)
         self.scene.selectionChanged.connect(self._selection_changed)
         layout.addLayout(self._build_actions())
@@ -108,8 +120,12 @@ class MapDialog(QDialog):
         self.search_button = QPushButton("Search like these")
         self.search_button.setToolTip("Search the archive for photos like the selected ones")
         self.search_button.clicked.connect(lambda: self.searchRequested.emit(tuple(self.selected_ids())))
+        self.view_button = QPushButton("View selection")
+        self.view_button.setToolTip("The selected photos in the viewer (Space; a double click views one photo)")
+        self.view_button.clicked.connect(self.view_selection)
+        QShortcut(QKeySequence(Qt.Key.Key_Space), self, self.view_selection)
         for widget in (self.select_button, self.selected_label, self.kind, self.value, self.label_button,
-                       self.search_button):
+                       self.search_button, self.view_button):
             row.addWidget(widget)
         close = QPushButton("Close")
         close.clicked.connect(self.reject)
@@ -178,8 +194,18 @@ class MapDialog(QDialog):
     def _selection_changed(self) -> None:
         count = len(self.scene.selectedItems())
         self.selected_label.setText(f"{plural(count, 'photo')} selected" if count else "Nothing selected")
-        for widget in (self.label_button, self.search_button):
+        for widget in (self.label_button, self.search_button, self.view_button):
             widget.setEnabled(bool(count))
+
+    def view_selection(self) -> None:
+        ids = self.selected_ids()
+        if ids:
+            self.viewRequested.emit(tuple(ids), ids[0])
+
+    def view_photo(self, image_id: int) -> None:
+        """A double-clicked photo in the viewer; with a selection holding it, stepping goes through that."""
+        ids = self.selected_ids()
+        self.viewRequested.emit(tuple(ids) if image_id in ids else (image_id,), image_id)
 
     def label_selection(self) -> None:
         ids, value = self.selected_ids(), self.value.text().strip()

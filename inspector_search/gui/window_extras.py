@@ -60,6 +60,12 @@ class ReportsAndArchives:
         self._remember_dialog("last_viewer", viewer)
         return viewer
 
+    def view_archive_photos(self, image_ids: tuple[int, ...], first: int) -> PhotoViewer:
+        """Archive photos (a map's selection, say) in the viewer, starting at ``first``."""
+        photos = self.archive.photos(image_ids)
+        start = next((row for row, photo in enumerate(photos) if photo.image_id == first), 0)
+        return self.view_photos([ViewerItem(photo, None) for photo in photos], start)
+
     def compare_current(self) -> None:
         if self.detail.photo is not None:
             self.compare(self.detail.photo, self.detail.score)
@@ -108,6 +114,7 @@ class ReportsAndArchives:
         """The map of the archive (laid out on a worker); "Search like these" searches with the selection."""
         dialog = MapDialog(self.archive, self.thumbnails, self._runner, self)
         dialog.searchRequested.connect(self.search_like)
+        dialog.viewRequested.connect(self.view_archive_photos)
         dialog.show()
         self._remember_dialog("last_map", dialog)
         return dialog

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QRectF, Qt
 
 from inspector_search.core.archive import Archive
 from inspector_search.core.photo_map import layout_2d
@@ -52,5 +52,39 @@ def test_map_select_label_and_search(qtbot, settings, plant_photos: Path, tmp_pa
             dialog.search_button.click()
         assert window.current_request().image is None and set(window.current_request().like) == set(chosen)
         assert window.results.model.items()
+        dialog.close()
+        window.shutdown()
+
+
+def test_map_opens_the_viewer_on_a_double_click_and_on_the_selection(qtbot, settings, plant_photos: Path,
+                                                                     tmp_path: Path) -> None:
+    with Archive.open(tmp_path / "archive") as archive:
+        archive.add([plant_photos], layout=LAYOUT)
+        window = MainWindow(archive, settings)
+        qtbot.addWidget(window)
+        window.map_action.trigger()
+        dialog = window.last_map
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.waitUntil(lambda: len(dialog.items) == 24, timeout=120000)
+        assert not dialog.view_button.isEnabled()
+        dialog.select_rect(QRectF(0, 0, 0.5, 1))
+        chosen = dialog.selected_ids()
+        assert 0 < len(chosen) < 24 and dialog.view_button.isEnabled()
+        dialog.view_button.click()
+        viewer = window.last_viewer
+        assert [item.photo.image_id for item in viewer.items] == chosen and viewer.photo.image_id == chosen[0]
+        viewer.close()
+
+        outside = next(image_id for image_id in dialog.items if image_id not in chosen)
+        item = dialog.items[outside]
+        item.setZValue(1000)  # on top of any neighbour it overlaps
+        dialog.view.centerOn(item)
+        qtbot.wait(50)
+        spot = dialog.view.mapFromScene(item.sceneBoundingRect().center())
+        qtbot.mouseDClick(dialog.view.viewport(), Qt.MouseButton.LeftButton, pos=spot)
+        viewer = window.last_viewer
+        assert [item.photo.image_id for item in viewer.items] == [outside]
+        viewer.close()
         dialog.close()
         window.shutdown()
