@@ -261,6 +261,7 @@ def app_index(data: np.ndarray, cache: Path) -> tuple[Path, float]:
     path = cache / f"app-{len(data)}-{data.shape[1]}-{params['m']}-{params['ef_construction']}.index"
     if path.exists():
         return path, remember_build(path)
+    cache.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     index = VectorIndex(data.shape[1], capacity=len(data))  # the app's own parameters
     for start in range(0, len(data), 50_000):
