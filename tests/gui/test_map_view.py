@@ -3,14 +3,17 @@ selects, the selection is labelled or searched with; and the layout itself on sy
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PySide6.QtCore import QRectF, Qt
 
 from inspector_search.core.archive import Archive
 from inspector_search.core.photo_map import layout_2d
 from inspector_search.gui.main_window import MainWindow
+from inspector_search.gui.map_dialog import MapDialog
 
 from .conftest import LAYOUT
 
@@ -28,63 +31,59 @@ def test_layout_keeps_groups_together() -> None:
     assert distances[same].mean() * 3 < distances[~same].mean()
 
 
-def test_map_select_label_and_search(qtbot, settings, plant_photos: Path, tmp_path: Path) -> None:
+@pytest.fixture
+def mapped(qtbot, settings, plant_photos: Path, tmp_path: Path) -> Iterator[tuple[Archive, MainWindow, MapDialog]]:
+    """An archive of the 24 plant photos, its main window and the map, laid out."""
     with Archive.open(tmp_path / "archive") as archive:
         archive.add([plant_photos], layout=LAYOUT)
         window = MainWindow(archive, settings)
         qtbot.addWidget(window)
         window.map_action.trigger()
-        dialog = window.last_map
-        qtbot.addWidget(dialog)
-        qtbot.waitUntil(lambda: len(dialog.items) == 24, timeout=120000)
-        qtbot.wait(500)  # thumbnails
-        dialog.grab().save(str(tmp_path / "map.png"))
-        dialog.select_rect(QRectF(0, 0, 1, 1))
-        assert len(dialog.selected_ids()) == 24 and "24 photos selected" in dialog.selected_label.text()
-        dialog.select_rect(QRectF(0, 0, 0.5, 1))
-        chosen = dialog.selected_ids()
-        assert 0 < len(chosen) < 24
-        dialog.value.setText("scale")
-        with qtbot.waitSignal(dialog.labelled, timeout=30000):
-            dialog.label_button.click()
-        assert dialog.kind.currentData() == "defect" and archive.photos_with_label("defect", "scale") == chosen
-        with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
-            dialog.search_button.click()
-        assert window.current_request().image is None and set(window.current_request().like) == set(chosen)
-        assert window.results.model.items()
-        dialog.close()
-        window.shutdown()
-
-
-def test_map_opens_the_viewer_on_a_double_click_and_on_the_selection(qtbot, settings, plant_photos: Path,
-                                                                     tmp_path: Path) -> None:
-    with Archive.open(tmp_path / "archive") as archive:
-        archive.add([plant_photos], layout=LAYOUT)
-        window = MainWindow(archive, settings)
-        qtbot.addWidget(window)
-        window.map_action.trigger()
-        dialog = window.last_map
-        qtbot.addWidget(dialog)
+        dialog = window.last_map  # closed below (it deletes itself on close)
         dialog.show()
         qtbot.waitUntil(lambda: len(dialog.items) == 24, timeout=120000)
-        assert not dialog.view_button.isEnabled()
-        dialog.select_rect(QRectF(0, 0, 0.5, 1))
-        chosen = dialog.selected_ids()
-        assert 0 < len(chosen) < 24 and dialog.view_button.isEnabled()
-        dialog.view_button.click()
-        viewer = window.last_viewer
-        assert [item.photo.image_id for item in viewer.items] == chosen and viewer.photo.image_id == chosen[0]
-        viewer.close()
-
-        outside = next(image_id for image_id in dialog.items if image_id not in chosen)
-        item = dialog.items[outside]
-        item.setZValue(1000)  # on top of any neighbour it overlaps
-        dialog.view.centerOn(item)
-        qtbot.wait(50)
-        spot = dialog.view.mapFromScene(item.sceneBoundingRect().center())
-        qtbot.mouseDClick(dialog.view.viewport(), Qt.MouseButton.LeftButton, pos=spot)
-        viewer = window.last_viewer
-        assert [item.photo.image_id for item in viewer.items] == [outside]
-        viewer.close()
+        yield archive, window, dialog
         dialog.close()
         window.shutdown()
+
+
+def test_map_select_label_and_search(qtbot, mapped, tmp_path: Path) -> None:
+    archive, window, dialog = mapped
+    qtbot.wait(500)  # thumbnails
+    dialog.grab().save(str(tmp_path / "map.png"))
+    dialog.select_rect(QRectF(0, 0, 1, 1))
+    assert len(dialog.selected_ids()) == 24 and "24 photos selected" in dialog.selected_label.text()
+    dialog.select_rect(QRectF(0, 0, 0.5, 1))
+    chosen = dialog.selected_ids()
+    assert 0 < len(chosen) < 24
+    dialog.value.setText("scale")
+    with qtbot.waitSignal(dialog.labelled, timeout=30000):
+        dialog.label_button.click()
+    assert dialog.kind.currentData() == "defect" and archive.photos_with_label("defect", "scale") == chosen
+    with qtbot.waitSignal(window.searcher.resultsReady, timeout=60000):
+        dialog.search_button.click()
+    assert window.current_request().image is None and set(window.current_request().like) == set(chosen)
+    assert window.results.model.items()
+
+
+def test_map_opens_the_viewer_on_a_double_click_and_on_the_selection(qtbot, mapped) -> None:
+    _archive, window, dialog = mapped
+    assert not dialog.view_button.isEnabled()
+    dialog.select_rect(QRectF(0, 0, 0.5, 1))
+    chosen = dialog.selected_ids()
+    assert 0 < len(chosen) < 24 and dialog.view_button.isEnabled()
+    dialog.view_button.click()
+    viewer = window.last_viewer
+    assert [item.photo.image_id for item in viewer.items] == chosen and viewer.photo.image_id == chosen[0]
+    viewer.close()
+
+    outside = next(image_id for image_id in dialog.items if image_id not in chosen)
+    item = dialog.items[outside]
+    item.setZValue(1000)  # on top of any neighbour it overlaps
+    dialog.view.centerOn(item)
+    qtbot.wait(50)
+    spot = dialog.view.mapFromScene(item.sceneBoundingRect().center())
+    qtbot.mouseDClick(dialog.view.viewport(), Qt.MouseButton.LeftButton, pos=spot)
+    viewer = window.last_viewer
+    assert [item.photo.image_id for item in viewer.items] == [outside]
+    viewer.close()
